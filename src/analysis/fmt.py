@@ -1,0 +1,76 @@
+"""Danish number formats for briefs, from Babel's da_DK locale data.
+
+Example::
+
+    >>> number(48167), decimal(1.0332, 2), percent(0.6), signed(366)
+    ('48.167', '1,03', '0,6\\xa0%', '+366')
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+import math
+
+from babel.numbers import format_decimal
+
+LOCALE = "da_DK"
+NBSP = "\u00a0"
+MINUS = "\u2212"  # a real minus sign reads better than a hyphen in a table
+
+
+def _pattern(digits: int) -> str:
+    return "#,##0" + ("." + "0" * digits if digits else "")
+
+
+def number(value: float, digits: int = 0) -> str:
+    """48167 -> '48.167'; 82.25 with digits=1 -> '82,3'."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    # Round half away from zero, as statistics offices do, on the decimal text of the value.
+    with localcontext() as context:
+        context.rounding = ROUND_HALF_UP
+        text = format_decimal(Decimal(repr(float(value))), format=_pattern(digits), locale=LOCALE)
+    if text.startswith("-") and not text.strip("-0,."):
+        text = text[1:]  # '-0,0' is zero
+    return text.replace("-", MINUS)
+
+
+def decimal(value: float, digits: int = 2) -> str:
+    """1.0332 -> '1,03'."""
+    return number(value, digits)
+
+
+def percent(value: float, digits: int = 1) -> str:
+    """A value already in percent: 0.6 -> '0,6 %' (with a non-breaking space)."""
+    return f"{number(value, digits)}{NBSP}%"
+
+
+def signed(value: float, digits: int = 0) -> str:
+    """A change with its sign: 366 -> '+366', -0.25 -> '−0,3' (digits=1)."""
+    text = number(value, digits)
+    if value is not None and not math.isnan(value) and round(value, digits) > 0:
+        return "+" + text
+    return text
+
+
+def points(value: float, digits: int = 1) -> str:
+    """A change in percentage points: 0.4 -> '+0,4 procentpoint'."""
+    return f"{signed(value, digits)} procentpoint"
+
+
+def with_unit(value: float, unit: str) -> str:
+    """Format a value by the indicator's unit, as the brief's table shows it."""
+    if unit == "pct":
+        return percent(value)
+    if unit == "forhold":
+        return decimal(value, 2)
+    return number(value)
+
+
+def change_with_unit(value: float, unit: str) -> str:
+    """Format a change by the indicator's unit."""
+    if unit == "pct":
+        return points(value)
+    if unit == "forhold":
+        return signed(value, 2)
+    return signed(value)

@@ -1,0 +1,223 @@
+"""Raw files -> one tidy table of observations (parquet) with provenance, rebuilt only when inputs change.
+
+Where raw data comes from: each table is looked for in data/raw/ first and then in the
+snapshot folder ../shared/data, or only in the folder given as `data`.
+
+Example::
+
+    location = data_location(None)          # data/raw/, then ../shared/data
+    result = ingest(location)                # writes data/processed/observations.parquet
+    obs = load_observations(location)        # reads it back (or ingests in memory if stale)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import __version__
+from analysis.errors import WorkbookError
+from analysis.params import TableSpec, load_sources
+from analysis.paths import PARAMS_DIR, PROCESSED_DIR, RAW_DIR, SNAPSHOT_DIR, relative
+from analysis.sources.classification import Areas, read_komgrp
+from analysis.sources.noegletal import read_noegletal_csv
+from analysis.sources.statbank import read_statbank_csv
+
+OBSERVATIONS = "observations.parquet"
+AREAS = "areas.parquet"
+MANIFEST = "ingest.json"
+COLUMNS = ["table", "measure", "area", "origin", "age", "period", "value", "unit", "source_file", "source_sha256"]
+
+
+@dataclass(frozen=True)
+class DataLocation:
+    """The folders raw tables are looked for in, in order."""
+
+    folders: tuple[Path, ...]
+
+    def describe(self) -> str:
+        return " or ".join(f"{relative(f)}/" for f in self.folders)
+
+
+@dataclass(frozen=True)
+class RawInput:
+    table: str
+    path: Path
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Processed:
+    """What the notebooks read: observations, the municipalities, and where they came from."""
+
+    observations: pd.DataFrame
+    areas: Areas
+    inputs: dict  # table id -> {"file", "sha256"}
+    vintages: dict  # table id -> latest period on disk
+
+
+def data_location(data: str | Path | None = None) -> DataLocation:
+    """The folders to read raw tables from: `data` alone when given, else data/raw/ then the snapshot."""
+    if data:
+        folder = Path(data).expanduser()
+        if not folder.is_dir():
+            raise WorkbookError(f"--data {data}: no such folder")
+        return DataLocation((folder,))
+    return DataLocation((RAW_DIR, SNAPSHOT_DIR))
+
+
+def find_table(table: str, spec: TableSpec, location: DataLocation) -> Path:
+    """The first file of `table` found in the location, or a one-line error saying how to get it."""
+    for folder in location.folders:
+        for candidate in spec.files:
+            path = folder / candidate
+            if path.is_file():
+                return path
+    raise WorkbookError(
+        f"table {table} ({spec.title}) is missing: no {spec.files[0]} in {location.describe()}; "
+        f"download it to data/raw/{spec.files[0]} (see README.md, 'Data'), or point --data at a snapshot folder"
+    )
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def resolve_inputs(location: DataLocation, tables: list[str] | None = None) -> list[RawInput]:
+    sources = load_sources()
+    wanted = tables or list(sources.tables)
+    inputs = []
+    for table in wanted:
+        path = find_table(table, sources.tables[table], location)
+        inputs.append(RawInput(table, path, sha256_of(path)))
+    return inputs
+
+
+def fingerprint(inputs: list[RawInput]) -> str:
+    """Changes when any raw file, the source definitions or the package version change."""
+    record = {
+        "version": __version__,
+        "sources": sha256_of(PARAMS_DIR / "sources.yml"),
+        "inputs": {i.table: i.sha256 for i in inputs},
+    }
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+
+
+def read_all(inputs: list[RawInput]) -> tuple[pd.DataFrame, Areas]:
+    """Read every raw table into the tidy shape, with provenance on every row."""
+    sources = load_sources()
+    by_table = {i.table: i for i in inputs}
+    areas = read_komgrp(by_table["KOMGRP"].path)
+    frames = []
+    for raw in inputs:
+        spec = sources.tables[raw.table]
+        if spec.kind == "classification":
+            continue
+        if spec.kind == "statbank":
+            frame = read_statbank_csv(raw.path, spec, areas)
+        else:
+            frame = read_noegletal_csv(raw.path, areas)
+        frame = frame.assign(
+            table=raw.table,
+            measure=spec.measure,
+            unit=spec.unit,
+            source_file=raw.path.name,
+            source_sha256=raw.sha256,
+        )
+        frames.append(frame)
+    observations = pd.concat(frames, ignore_index=True)
+    for column in ("origin", "age"):
+        if column not in observations:
+            observations[column] = pd.NA
+    observations["age"] = observations["age"].astype("Int16")
+    for column in ("table", "measure", "area", "origin", "period", "unit", "source_file", "source_sha256"):
+        observations[column] = observations[column].astype("string").astype("category")
+    return observations[COLUMNS], areas
+
+
+def vintages_of(observations: pd.DataFrame) -> dict[str, str]:
+    """The latest period on disk per table (DST period codes sort correctly within a table)."""
+    latest = observations.groupby("table", observed=True)["period"].agg(lambda s: max(s.astype(str)))
+    return {str(k): str(v) for k, v in latest.items()}
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    skipped: bool
+    rows: int
+    out_dir: Path
+    inputs: list[RawInput]
+
+
+def ingest(location: DataLocation, out_dir: Path = PROCESSED_DIR, force: bool = False) -> IngestResult:
+    """Rebuild data/processed from raw files unless they are unchanged since the last ingest."""
+    inputs = resolve_inputs(location)
+    key = fingerprint(inputs)
+    manifest_path = out_dir / MANIFEST
+    if not force and _current(manifest_path, key, out_dir):
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        return IngestResult(True, manifest["rows"], out_dir, inputs)
+    observations, areas = read_all(inputs)
+    manifest = {
+        "fingerprint": key,
+        "rows": len(observations),
+        "inputs": {i.table: {"file": str(i.path.resolve()), "sha256": i.sha256} for i in inputs},
+        "vintages": vintages_of(observations),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_atomic(out_dir / OBSERVATIONS, lambda p: observations.to_parquet(p, index=False))
+    _write_atomic(out_dir / AREAS, lambda p: areas.municipalities.to_parquet(p, index=False))
+    _write_atomic(manifest_path, lambda p: p.write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8"))
+    return IngestResult(False, len(observations), out_dir, inputs)
+
+
+def _current(manifest_path: Path, key: str, out_dir: Path) -> bool:
+    if not (manifest_path.is_file() and (out_dir / OBSERVATIONS).is_file() and (out_dir / AREAS).is_file()):
+        return False
+    try:
+        return json.loads(manifest_path.read_text(encoding="utf-8")).get("fingerprint") == key
+    except (json.JSONDecodeError, OSError):
+        return False
+
+
+def _write_atomic(target: Path, write) -> None:
+    """Write beside the target and rename, so a reader never sees half a file."""
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, target)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def load_processed(location: DataLocation, processed_dir: Path = PROCESSED_DIR) -> Processed:
+    """The processed tables for this location: read from disk when current, else built in memory.
+
+    Notebooks call this; they never write to data/. A run ingests first, so it reads from disk.
+    """
+    inputs = resolve_inputs(location)
+    key = fingerprint(inputs)
+    manifest_path = processed_dir / MANIFEST
+    if _current(manifest_path, key, processed_dir):
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        observations = pd.read_parquet(processed_dir / OBSERVATIONS)
+        municipalities = pd.read_parquet(processed_dir / AREAS)
+        areas = Areas.from_municipalities(municipalities)
+        return Processed(observations, areas, manifest["inputs"], manifest["vintages"])
+    observations, areas = read_all(inputs)
+    recorded = {i.table: {"file": str(i.path.resolve()), "sha256": i.sha256} for i in inputs}
+    return Processed(observations, areas, recorded, vintages_of(observations))
+

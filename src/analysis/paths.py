@@ -1,0 +1,35 @@
+"""Where things live, independent of the working directory.
+
+Example::
+
+    from analysis.paths import PROJECT_ROOT, PARAMS_DIR
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# The package is installed in editable mode from src/, so the project root is two levels up.
+# WORKBOOK_ROOT lets tests and scheduled runs point at another checkout.
+PROJECT_ROOT = Path(os.environ.get("WORKBOOK_ROOT") or Path(__file__).resolve().parents[2])
+PARAMS_DIR = PROJECT_ROOT / "params"
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+RAW_DIR = PROJECT_ROOT / "data" / "raw"
+PROCESSED_DIR = PROJECT_ROOT / "data" / "processed"
+OUTPUTS_DIR = PROJECT_ROOT / "outputs"
+# The offline snapshot of Danmarks Statistik and noegletal.dk data, kept beside the repository.
+SNAPSHOT_DIR = PROJECT_ROOT.parent / "shared" / "data"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+
+def relative(path: Path) -> str:
+    """Show a path relative to the project root when it lies inside it, for short error lines."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT.resolve()))
+    except ValueError:
+        try:
+            return os.path.relpath(path.resolve(), PROJECT_ROOT.resolve())
+        except ValueError:
+            return str(path)

@@ -1,0 +1,1 @@
+"""Readers for raw source files; each returns one tidy shape (area, period, value, ...)."""

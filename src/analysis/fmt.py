@@ -53,9 +53,9 @@ def signed(value: float, digits: int = 0) -> str:
     return text
 
 
-def points(value: float, digits: int = 1) -> str:
-    """A change in percentage points: 0.4 -> '+0,4 procentpoint'."""
-    return f"{signed(value, digits)} procentpoint"
+def points(value: float, digits: int = 1, short: bool = False) -> str:
+    """A change in percentage points: 0.4 -> '+0,4 procentpoint' (short: '+0,4 pct.-point')."""
+    return f"{signed(value, digits)}{NBSP}{'pct.-point' if short else 'procentpoint'}"
 
 
 def with_unit(value: float, unit: str) -> str:
@@ -70,7 +70,7 @@ def with_unit(value: float, unit: str) -> str:
 def change_with_unit(value: float, unit: str) -> str:
     """Format a change by the indicator's unit."""
     if unit == "pct":
-        return points(value)
+        return points(value, short=True)
     if unit == "forhold":
         return signed(value, 2)
     return signed(value)

@@ -171,7 +171,7 @@ def ingest(location: DataLocation, out_dir: Path = PROCESSED_DIR, force: bool = 
     manifest = {
         "fingerprint": key,
         "rows": len(observations),
-        "inputs": {i.table: {"file": str(i.path.resolve()), "sha256": i.sha256} for i in inputs},
+        "inputs": {i.table: {"file": relative(i.path), "sha256": i.sha256} for i in inputs},
         "vintages": vintages_of(observations),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -218,6 +218,6 @@ def load_processed(location: DataLocation, processed_dir: Path = PROCESSED_DIR) 
         areas = Areas.from_municipalities(municipalities)
         return Processed(observations, areas, manifest["inputs"], manifest["vintages"])
     observations, areas = read_all(inputs)
-    recorded = {i.table: {"file": str(i.path.resolve()), "sha256": i.sha256} for i in inputs}
+    recorded = {i.table: {"file": relative(i.path), "sha256": i.sha256} for i in inputs}
     return Processed(observations, areas, recorded, vintages_of(observations))
 

@@ -71,6 +71,7 @@ class Strategy(Strict):
     kommune: int
     kommune_name: str
     default_strategy_period: str
+    documents: dict[str, str]
     strategy_periods: dict[str, StrategyPeriod]
 
     @model_validator(mode="after")

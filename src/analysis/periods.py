@@ -86,6 +86,11 @@ def date_label(day: dt.date) -> str:
     return format_date(day, "d. MMMM y", locale=LOCALE)
 
 
+def short_date(day: dt.date) -> str:
+    """A short Danish date for tables: '1. jan. 2025'."""
+    return format_date(day, "d. MMM y", locale=LOCALE)
+
+
 def reference_date(period: pd.Period) -> dt.date:
     """The first day of the period: the date a stock such as the population is measured on."""
     return period.start_time.date()

@@ -22,7 +22,7 @@ from analysis import charts, fmt, indicators
 from analysis.errors import WorkbookError
 from analysis.ingest import Processed
 from analysis.params import Indicator, Strategy, Target
-from analysis.periods import date_label, freq_of
+from analysis.periods import date_label, freq_of, short_date
 
 
 @dataclass(frozen=True)
@@ -139,10 +139,10 @@ def _population(context: Context, result: Result) -> None:
     now, previous = indicators.reference_dates(period)
     year_before = now - pd.DateOffset(years=1)
     value = float(series.loc[now])
-    result.value, result.value_text, result.as_of = value, fmt.number(value), date_label(now.date())
+    result.value, result.value_text, result.as_of = value, fmt.number(value), short_date(now.date())
     result.tables_used = ["FOLK1AM"] if freq_of(period) == "Q" else ["INDBYGGERE", "FOLK1AM"]
     if previous in series.index and freq_of(period) == "Q":
-        result.change_previous = f"{fmt.signed(value - series.loc[previous])} siden {date_label(previous.date())}"
+        result.change_previous = fmt.signed(value - series.loc[previous])
     if year_before in series.index:
         change = value - series.loc[year_before]
         relative_change = (value / series.loc[year_before] - 1) * 100
@@ -176,14 +176,13 @@ def _growth(context: Context, result: Result) -> None:
     value = latest["value"]
     start = (now - pd.DateOffset(years=1)).date()
     result.value, result.value_text = value, fmt.percent(value)
-    result.as_of = f"{date_label(start)} – {date_label(now.date())}"
+    result.as_of = f"{short_date(start)}-{short_date(now.date())}"
     if previous in growth.index and freq_of(period) == "Q":
-        result.change_previous = f"{fmt.points(value - growth.loc[previous, context.kommune])} fra kvartalet før"
+        result.change_previous = fmt.points(value - growth.loc[previous, context.kommune], short=True)
     year_before = now - pd.DateOffset(years=1)
     if year_before in growth.index:
-        result.change_year = f"{fmt.points(value - growth.loc[year_before, context.kommune])} fra året før"
-    result.comparison = (f"Gns. for {context.others_label}: {fmt.percent(latest['mean_others'])}. "
-                         f"Nr. {latest['rank']} af {latest['n']}.")
+        result.change_year = fmt.points(value - growth.loc[year_before, context.kommune], short=True)
+    result.comparison = f"Nr. {latest['rank']} af {latest['n']}; gns. for de andre {fmt.percent(latest['mean_others'])}"
     compared = "højere" if value > latest["mean_others"] else "lavere" if value < latest["mean_others"] else "det samme som"
     result.sentences.append(
         f"Folketallet voksede {fmt.percent(value)} fra {date_label(start)} til {date_label(now.date())}"
@@ -222,9 +221,8 @@ def _movers(context: Context, result: Result) -> None:
     result.value, result.value_text, result.as_of = float(own["ratio"]), fmt.decimal(own["ratio"], 2), str(year)
     if year - 1 in usable:
         before = indicators.movers(context.obs, year - 1).loc[context.kommune, "ratio"]
-        result.change_year = f"{fmt.signed(own['ratio'] - before, 2)} fra {year - 1}"
-    result.comparison = (f"Gns. for {context.others_label}: {fmt.decimal(latest['mean_others'], 2)}. "
-                         f"Nr. {latest['rank']} af {latest['n']}.")
+        result.change_year = fmt.signed(own['ratio'] - before, 2)
+    result.comparison = f"Nr. {latest['rank']} af {latest['n']}; gns. for de andre {fmt.decimal(latest['mean_others'], 2)}"
     result.sentences.append(
         f"I {year} flyttede {fmt.number(own['in'])} 18-36-årige til {context.kommune_name} fra andre kommuner, "
         f"og {fmt.number(own['out'])} flyttede den anden vej: {fmt.decimal(own['ratio'], 2)} tilflyttere pr. fraflytter."
@@ -267,9 +265,8 @@ def _employment(context: Context, result: Result) -> None:
     value = latest["value"]
     result.value, result.value_text, result.as_of = value, fmt.percent(value), str(year)
     if year - 1 in rates.index:
-        result.change_year = f"{fmt.points(value - rates.loc[year - 1, context.kommune])} fra {year - 1}"
-    result.comparison = (f"Gns. for {context.others_label}: {fmt.percent(latest['mean_others'])}. "
-                         f"Nr. {latest['rank']} af {latest['n']}.")
+        result.change_year = fmt.points(value - rates.loc[year - 1, context.kommune], short=True)
+    result.comparison = f"Nr. {latest['rank']} af {latest['n']}; gns. for de andre {fmt.percent(latest['mean_others'])}"
     result.sentences.append(
         f"I {year} var {fmt.percent(value)} af de 16-64-årige i {context.kommune_name} i beskæftigelse, "
         f"mod {fmt.percent(latest['mean_others'])} i gennemsnit for {context.others_label}."

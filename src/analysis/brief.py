@@ -1,0 +1,272 @@
+"""A brief: the sections a notebook shows, rendered as escaped HTML from Jinja templates.
+
+A notebook makes one `Brief` from its parameters and calls one `show_*` method per section;
+the runner exports the executed notebook to the HTML file that is mailed to the committees.
+
+Example (a notebook cell)::
+
+    brief = open_brief(theme="growth", period="latest", cadence="kvartal", kommune=766,
+                       comparison_group="kommunegruppe", strategy_period="sigtepunkter-2022-2025", data="")
+    brief.show_header()
+    brief.show_indicator_table()
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Literal
+
+import pandas as pd
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from pydantic import Field, ValidationError
+
+from analysis import __version__, fmt, indicators, params, results
+from analysis.errors import WorkbookError
+from analysis.ingest import Processed, data_location, load_processed
+from analysis.params import THEMES, Strict
+from analysis.paths import PROJECT_ROOT
+from analysis.periods import CADENCE_LABELS, CADENCES, code, date_label, label, parse_period
+
+THEME_NAMES = {"growth": "vækst", "community": "fællesskab", "cooperation": "samarbejde"}
+
+_templates = Environment(
+    loader=PackageLoader("analysis", "templates/sections"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+class BriefParameters(Strict):
+    """The parameters every notebook takes, checked before anything runs."""
+
+    theme: Literal["growth", "community", "cooperation", "overview"]
+    period: str = Field(pattern=r"^(latest|\d{4}(K[1-4])?)$")
+    cadence: Literal["kvartal", "aar"]
+    kommune: int = Field(ge=101, le=999)
+    comparison_group: str
+    strategy_period: str
+    data: str = ""
+    run_id: str = ""
+    git_commit: str = ""
+
+
+def git_commit() -> str:
+    """The commit of the checkout, with '+' when it has uncommitted changes; '' outside git."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return head + ("+" if dirty else "")
+
+
+def open_brief(**values) -> Brief:
+    """Validate a notebook's parameters and load what its brief needs."""
+    try:
+        parameters = BriefParameters(**values)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "parameters"
+        raise WorkbookError(f"notebook parameter {where}: {first['msg']}") from None
+    processed = load_processed(data_location(parameters.data or None))
+    return Brief(parameters, processed)
+
+
+@dataclass
+class Brief:
+    parameters: BriefParameters
+    processed: Processed
+    _displayed: list[str] = field(default_factory=list)
+
+    # --- what the brief is about ---------------------------------------------------------
+
+    @cached_property
+    def period(self) -> pd.Period:
+        cadence = self.parameters.cadence
+        requested = None
+        if self.parameters.period != "latest":
+            try:
+                requested = parse_period(self.parameters.period, CADENCES[cadence])
+            except ValueError as err:
+                raise WorkbookError(f"--period {self.parameters.period}: {err} for --cadence {cadence}") from None
+        return indicators.resolve_period(self.processed.observations, cadence, requested)
+
+    @cached_property
+    def strategy(self) -> params.Strategy:
+        return params.load_strategy()
+
+    @cached_property
+    def registry(self) -> params.Indicators:
+        return params.load_indicators()
+
+    @cached_property
+    def context(self) -> results.Context:
+        return results.Context.build(
+            self.processed, self.period, f"{self.parameters.kommune:03d}", self.parameters.comparison_group,
+            self.strategy, self.parameters.strategy_period,
+        )
+
+    @property
+    def themes(self) -> list[str]:
+        theme = self.parameters.theme
+        return list(THEMES) if theme == "overview" else [theme]
+
+    @cached_property
+    def results(self) -> dict[str, list[results.Result]]:
+        """Results per theme; an indicator in several themes is computed once."""
+        computed: dict[str, results.Result] = {}
+        by_theme = {}
+        for theme in self.themes:
+            by_theme[theme] = []
+            for indicator in self.registry.for_theme(theme):
+                if indicator.id not in computed:
+                    computed[indicator.id] = results.compute(self.context, indicator)
+                by_theme[theme].append(computed[indicator.id])
+        return by_theme
+
+    @property
+    def kommune_name(self) -> str:
+        if self.parameters.kommune == self.strategy.kommune:
+            return self.strategy.kommune_name
+        return f"{self.context.kommune_name} Kommune"
+
+    @property
+    def strategy_period(self) -> params.StrategyPeriod:
+        return self.strategy.strategy_periods[self.parameters.strategy_period]
+
+    def sigtepunkt_name(self, theme: str) -> str:
+        return self.strategy_period.sigtepunkt(theme).name
+
+    @property
+    def title(self) -> str:
+        if self.parameters.theme == "overview":
+            return "Strategiopfølgning: overblik"
+        return self.sigtepunkt_name(self.parameters.theme)
+
+    @property
+    def document_title(self) -> str:
+        return f"{self.title} · {self.kommune_name} · {label(self.period)}"
+
+    # --- sections: each returns HTML, and show_* displays it in the notebook --------------
+
+    def _render(self, template: str, **values) -> str:
+        return _templates.get_template(template).render(brief=self, fmt=fmt, **values)
+
+    def header_html(self) -> str:
+        now, _ = indicators.reference_dates(self.period)
+        population = indicators.population_for(self.processed.observations, self.period)
+        inhabitants = population.loc[now, self.context.kommune]
+        return self._render(
+            "header.html.j2",
+            kicker=(f"{self.strategy_period.name}: de tre sigtepunkter" if self.parameters.theme == "overview"
+                    else f"Sigtepunkt i {self.strategy_period.name}"),
+            cadence_label=CADENCE_LABELS[self.parameters.cadence].capitalize(),
+            period_label=label(self.period),
+            key_fact=f"{fmt.number(inhabitants)} indbyggere den {date_label(now.date())}",
+            comparison=(f"Sammenlignes med {self.context.others_label} i Danmarks Statistiks kommunegrupper"),
+        )
+
+    def summary_sentences(self) -> list[str]:
+        """Three or four sentences on what moved, taken from the indicators with data."""
+        sentences = []
+        all_results = [r for theme in self.themes for r in self.results[theme]]
+        seen = set()
+        for result in all_results:
+            if result.has_data and result.indicator.id not in seen and result.sentences:
+                sentences.append(result.sentences[0])
+                seen.add(result.indicator.id)
+        sentences = sentences[:3]
+        missing = len({r.indicator.id for r in all_results if not r.has_data})
+        total = len({r.indicator.id for r in all_results})
+        if missing == total:
+            sentences.append(f"Ingen af de {total} indikatorer har data i arbejdsbogen endnu; "
+                             "briefen viser, hvad der skal følges, og hvor tallene skal komme fra.")
+        elif missing:
+            sentences.append(f"{missing} af de {total} indikatorer har endnu ingen data og er listet sidst.")
+        return sentences
+
+    def summary_html(self) -> str:
+        return self._render("summary.html.j2", sentences=self.summary_sentences())
+
+    def indicator_table_html(self) -> str:
+        return self._render("indicator_table.html.j2", themes=self.themes, overview=self.parameters.theme == "overview",
+                            quarterly=self.parameters.cadence == "kvartal", period_label=label(self.period))
+
+    def indicators_html(self) -> str:
+        theme = self.themes[0]
+        with_data = [r for r in self.results[theme] if r.has_data]
+        without = [r for r in self.results[theme] if not r.has_data]
+        return self._render("indicators.html.j2", with_data=with_data, without=without)
+
+    def overview_html(self) -> str:
+        """One headline chart per theme that has one: the first chart of its first indicator with data."""
+        highlights = []
+        for theme in self.themes:
+            first = next((r for r in self.results[theme] if r.has_data and r.charts), None)
+            highlights.append((theme, first))
+        return self._render("overview.html.j2", highlights=highlights)
+
+    def sources_html(self) -> str:
+        sources = params.load_sources()
+        used = sorted({t for theme in self.themes for r in self.results[theme] if r.has_data for t in r.tables_used})
+        rows = []
+        for table in used:
+            spec = sources.tables[table]
+            vintage = self.processed.vintages.get(table)
+            rows.append({
+                "table": table,
+                "title": spec.title,
+                "citation": spec.citation,
+                "vintage": label(parse_period(vintage)) if vintage else "",
+                "file": self.processed.inputs[table]["file"].rsplit("/", 1)[-1],
+                "sha256": self.processed.inputs[table]["sha256"][:12],
+            })
+        documents = sorted({t.seed for theme in self.themes for r in self.results[theme] for t, _ in r.targets})
+        return self._render(
+            "sources.html.j2", rows=rows,
+            documents=[(seed, self.strategy.documents.get(seed, seed)) for seed in documents],
+        )
+
+    def footer_html(self) -> str:
+        inputs = {table: entry["sha256"][:12] for table, entry in sorted(self.processed.inputs.items())}
+        return self._render(
+            "footer.html.j2",
+            run_id=self.parameters.run_id,
+            commit=self.parameters.git_commit or git_commit(),
+            inputs=inputs,
+            version=__version__,
+            period_code=code(self.period),
+        )
+
+    def show_header(self) -> None:
+        self._show(self.header_html())
+
+    def show_summary(self) -> None:
+        self._show(self.summary_html())
+
+    def show_indicator_table(self) -> None:
+        self._show(self.indicator_table_html())
+
+    def show_indicators(self) -> None:
+        self._show(self.overview_html() if self.parameters.theme == "overview" else self.indicators_html())
+
+    def show_sources(self) -> None:
+        self._show(self.sources_html())
+
+    def show_footer(self) -> None:
+        self._show(self.footer_html())
+
+    def _show(self, html: str) -> None:
+        from IPython.display import HTML, display
+
+        display(HTML(html))
+
+
+def theme_label(theme: str) -> str:
+    return THEME_NAMES[theme]

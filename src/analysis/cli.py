@@ -1,0 +1,76 @@
+"""The command line: `python -m analysis <command>` (or the `workbook` console script).
+
+Exit codes: 0 all good, 1 a job failed, 2 bad input (one line on stderr naming the problem).
+
+Example::
+
+    python -m analysis run --cadence kvartal --period latest
+    python -m analysis run --cadence aar --period 2024 --data ../shared/data
+    python -m analysis ingest
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from analysis.errors import WorkbookError
+
+EXIT_OK, EXIT_JOB_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="execute the notebooks of a cadence and export the HTML briefs")
+    run.add_argument("--cadence", required=True, choices=["kvartal", "aar"], help="kvartal (quarterly) or aar (annual)")
+    run.add_argument("--period", default="latest", help="latest, a quarter like 2025K1, or a year like 2024")
+    run.add_argument("--data", help="folder with raw tables (default: data/raw/, then ../shared/data)")
+    run.add_argument("--outputs", type=Path, help="where runs are published (default: outputs/)")
+
+    ingest = commands.add_parser("ingest", help="rebuild data/processed from the raw tables when they changed")
+    ingest.add_argument("--data", help="folder with raw tables (default: data/raw/, then ../shared/data)")
+    ingest.add_argument("--force", action="store_true", help="rebuild even when nothing changed")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+        return _ingest(args)
+    except WorkbookError as err:
+        if args.debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _run(args: argparse.Namespace) -> int:
+    from analysis import runner
+    from analysis.paths import OUTPUTS_DIR
+
+    outcome = runner.run(args.cadence, args.period, data=args.data, outputs_dir=args.outputs or OUTPUTS_DIR, log=_log)
+    if outcome.failed:
+        _log(f"error: {len(outcome.failed)} job(s) failed: {', '.join(outcome.failed)}")
+        return EXIT_JOB_FAILED
+    return EXIT_OK
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from analysis.ingest import data_location, ingest
+
+    result = ingest(data_location(args.data), force=args.force)
+    _log(f"ingest: {'unchanged' if result.skipped else 'rebuilt'}, {result.rows:,} observations in {result.out_dir}")
+    for raw in result.inputs:
+        _log(f"  {raw.table}: {raw.path} sha256 {raw.sha256[:12]}")
+    return EXIT_OK

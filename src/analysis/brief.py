@@ -14,13 +14,13 @@ Example (a notebook cell)::
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from analysis import __version__, fmt, indicators, params, results
 from analysis.errors import WorkbookError
@@ -28,8 +28,6 @@ from analysis.ingest import Processed, data_location, load_processed
 from analysis.params import THEMES, Strict
 from analysis.paths import PROJECT_ROOT
 from analysis.periods import CADENCE_LABELS, CADENCES, code, date_label, label, parse_period
-
-THEME_NAMES = {"growth": "vækst", "community": "fællesskab", "cooperation": "samarbejde"}
 
 _templates = Environment(
     loader=PackageLoader("analysis", "templates/sections"),
@@ -52,6 +50,12 @@ class BriefParameters(Strict):
     data: str = ""
     run_id: str = ""
     git_commit: str = ""
+
+    @field_validator("period", mode="before")
+    @classmethod
+    def _year_as_text(cls, value: object) -> object:
+        """`papermill -p period 2024` passes a number; a year is still a period."""
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 def git_commit() -> str:
@@ -82,7 +86,6 @@ def open_brief(**values) -> Brief:
 class Brief:
     parameters: BriefParameters
     processed: Processed
-    _displayed: list[str] = field(default_factory=list)
 
     # --- what the brief is about ---------------------------------------------------------
 
@@ -267,6 +270,3 @@ class Brief:
 
         display(HTML(html))
 
-
-def theme_label(theme: str) -> str:
-    return THEME_NAMES[theme]

@@ -24,12 +24,13 @@ TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 
 def relative(path: Path) -> str:
-    """Show a path relative to the project root when it lies inside it, for short error lines."""
-    path = Path(path)
+    """A short name for a path in messages: relative to the project root when it is inside it or
+    beside it (../shared/data/...), absolute otherwise."""
+    resolved = Path(path).resolve()
     try:
-        return str(path.resolve().relative_to(PROJECT_ROOT.resolve()))
+        return str(resolved.relative_to(PROJECT_ROOT.resolve()))
     except ValueError:
-        try:
-            return os.path.relpath(path.resolve(), PROJECT_ROOT.resolve())
-        except ValueError:
-            return str(path)
+        pass
+    if resolved.is_relative_to(PROJECT_ROOT.resolve().parent):
+        return os.path.relpath(resolved, PROJECT_ROOT.resolve())
+    return str(resolved)

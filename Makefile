@@ -1,0 +1,49 @@
+# The workbook's commands. `make` or `make help` lists them.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+CADENCE ?= kvartal
+PERIOD ?= latest
+# Without .pyc files every Python process here starts seconds slower.
+export UV_COMPILE_BYTECODE := 1
+
+.PHONY: help install install-test briefs annual run lab test lock clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-13s %s\n", $$1, $$2}'
+
+$(BIN)/uv:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+install: $(BIN)/uv ## Install the workbook and JupyterLab with pinned versions into .venv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c requirements/lock.txt -e ".[lab]"
+
+install-test: $(BIN)/uv ## Install the workbook and the test tools with pinned versions into .venv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c requirements/lock.txt -e ".[lab,test]"
+
+briefs: install ## Install everything and make the quarterly briefs for the latest quarter
+	$(BIN)/python -m analysis run --cadence kvartal --period latest
+
+annual: install ## Make the annual follow-up for the latest complete year
+	$(BIN)/python -m analysis run --cadence aar --period latest
+
+run: install ## Make briefs for any cadence and period: make run CADENCE=aar PERIOD=2024
+	$(BIN)/python -m analysis run --cadence $(CADENCE) --period $(PERIOD)
+
+lab: install ## Open the notebooks in JupyterLab
+	$(BIN)/jupyter lab notebooks/
+
+test: install-test ## Install what the tests need and run them
+	$(BIN)/python -m pytest
+
+lock: $(BIN)/uv ## Re-resolve requirements/lock.txt from pyproject.toml
+	$(BIN)/uv pip compile pyproject.toml --extra lab --extra test --python-version 3.11 --universal -o requirements/lock.txt
+
+clean: ## Remove the environment and everything the workbook rebuilds (data/processed, outputs)
+	rm -rf $(VENV) data/processed/*.parquet data/processed/*.json
+	find outputs -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

@@ -1,0 +1,146 @@
+"""The real command, end to end: `python -m analysis run` into a temporary folder, briefs parsed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from bs4 import BeautifulSoup
+
+from analysis.paths import PROJECT_ROOT
+
+BRIEFS = ["growth", "community", "cooperation", "overview"]
+
+
+def workbook(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "analysis", *args], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def quarterly(tmp_path_factory) -> Path:
+    outputs = tmp_path_factory.mktemp("outputs")
+    done = workbook("run", "--cadence", "kvartal", "--period", "latest", "--outputs", str(outputs))
+    assert done.returncode == 0, done.stderr
+    return outputs
+
+
+def _soup(path: Path) -> BeautifulSoup:
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def test_quarterly_run_publishes_four_briefs_and_a_manifest(quarterly):
+    folder = quarterly / "2025K1" / "kvartal"
+    assert sorted(p.stem for p in (folder / "briefs").glob("*.html")) == sorted(BRIEFS)
+    assert sorted(p.stem for p in (folder / "executed").glob("*.ipynb")) == sorted(BRIEFS)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["period"] == "2025K1" and manifest["cadence"] == "kvartal"
+    assert [job["status"] for job in manifest["jobs"]] == ["ok"] * 4
+    assert manifest["inputs"]["FOLK1AM"]["sha256"] == "dfb09b8848f55d8521744aef771cbcdd0673aab3be687f60f0ad8d8226ceb7d8"
+    assert manifest["vintages"]["FOLK1AM"] == "2025M03"
+    assert not list(quarterly.glob("2025K1/.*")), "no temporary folder is left behind"
+
+
+@pytest.mark.parametrize("name", BRIEFS)
+def test_each_brief_is_clean_danish_html(quarterly, name):
+    soup = _soup(quarterly / "2025K1" / "kvartal" / "briefs" / f"{name}.html")
+    assert soup.html["lang"] == "da"
+    assert "Hedensted Kommune" in soup.title.text and "1. kvt. 2025" in soup.title.text
+    assert soup.find("h1").text
+    assert "48.167 indbyggere den 1. januar 2025" in soup.get_text()
+    assert soup.find("script") is None
+    assert not soup.select(".input_area, .output_error, .output_stderr, .jp-InputArea")
+    assert "Traceback" not in soup.get_text()
+    for tag in soup.find_all(src=True):
+        assert tag["src"].startswith("data:image/png;base64,"), "no external requests"
+    assert soup.find("link") is None
+    for image in soup.find_all("img"):
+        assert len(image["alt"]) > 40
+
+
+def test_growth_brief_shows_real_numbers_against_the_group(quarterly):
+    soup = _soup(quarterly / "2025K1" / "kvartal" / "briefs" / "growth.html")
+    table = soup.select_one("section.indicator-table table")
+    rows = {row.th.text: [td.text for td in row.find_all("td")] for row in table.tbody.find_all("tr")}
+    assert rows["Folketal"][:4] == ["48.167", "1. jan. 2025", "+213", "+442 (+0,9\u00a0%)"]
+    assert rows["Tilflyttere pr. fraflytter, 18-36 år"][0] == "1,03"
+    assert "Mindst 1,10 i 2022" in rows["Tilflyttere pr. fraflytter, 18-36 år"][4]
+    assert rows["Beskæftigelsesfrekvens, 16-64 år"][:2] == ["82,2\u00a0%", "2021"]
+    assert rows["Befolkningsvækst mod sammenlignelige kommuner"][5] == "Nr. 2 af 24; gns. for de andre 0,2\u00a0%"
+    assert len(soup.find_all("img")) == 4
+    assert "1.431 18-36-årige" in soup.get_text() and "1.385 flyttede den anden vej" in soup.get_text()
+    flows = soup.select("section#movers_18_36 table tbody tr")
+    assert [row.th.text for row in flows[:3]] == ["Horsens", "Vejle", "Aarhus"]
+
+
+def test_theme_without_data_says_so_without_numbers(quarterly):
+    soup = _soup(quarterly / "2025K1" / "kvartal" / "briefs" / "community.html")
+    text = soup.get_text()
+    assert "Alle 7 indikatorer har endnu ingen data" in text
+    assert "Indikatorer uden data endnu" in text
+    assert soup.find("img") is None
+    assert soup.select("section.indicator-table table") == []
+
+
+def test_overview_gathers_the_three_themes(quarterly):
+    soup = _soup(quarterly / "2025K1" / "kvartal" / "briefs" / "overview.html")
+    headings = [h.text for h in soup.select("section.indicator-table h3")]
+    assert headings == ["Vækst i balance", "Forpligtende fællesskaber", "Smidige og effektive processer"]
+    assert len(soup.find_all("img")) == 1
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--cadence", "kvartal", "--period", "2025K5"],
+     "error: --period 2025K5: '2025K5' is not a quarter like 2025K1 (K1-K4) for --cadence kvartal"),
+    (["--cadence", "kvartal", "--period", "2026K1"],
+     "error: --period 2026K1: no population data for it; periods on disk for --cadence kvartal run 2021K4 to 2025K1"),
+    (["--cadence", "aar", "--period", "2024K1"],
+     "error: --period 2024K1: '2024K1' is not a year like 2024 for --cadence aar"),
+])
+def test_bad_period_gets_one_line_and_changes_nothing(quarterly, args, message):
+    before = _digests(quarterly)
+    done = workbook("run", *args, "--outputs", str(quarterly))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == message
+    assert "Traceback" not in done.stderr
+    assert _digests(quarterly) == before
+
+
+def test_missing_table_gets_one_line(tmp_path):
+    (tmp_path / "statbank").mkdir()
+    done = workbook("run", "--cadence", "kvartal", "--data", str(tmp_path), "--outputs", str(tmp_path / "out"))
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith("error: table FOLK1AM (Befolkningen den 1. i måneden) is missing")
+    assert "data/raw/statbank/FOLK1AM.csv" in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_annual_run_for_2024(tmp_path):
+    done = workbook("run", "--cadence", "aar", "--period", "2024", "--outputs", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    soup = _soup(tmp_path / "2024" / "aar" / "briefs" / "growth.html")
+    assert "Årlig opfølgning · 2024" in soup.select_one("p.meta").text
+    rows = {row.th.text: [td.text for td in row.find_all("td")] for row in soup.select("section.indicator-table tbody tr")}
+    assert rows["Folketal"][:3] == ["48.167", "1. jan. 2025", "+442 (+0,9\u00a0%)"]
+    assert rows["Befolkningsvækst mod sammenlignelige kommuner"][0] == "0,9\u00a0%"
+
+
+def test_papermill_with_a_numeric_period_runs_the_notebook(tmp_path):
+    output = tmp_path / "growth-2023.ipynb"
+    done = subprocess.run(
+        [sys.executable, "-m", "papermill", "notebooks/growth.ipynb", str(output), "-p", "cadence", "aar",
+         "-p", "period", "2023", "--kernel", "python3"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    notebook = nbformat.read(output, as_version=4)
+    html = "".join(o.get("data", {}).get("text/html", "") for c in notebook.cells for o in c.get("outputs", []))
+    assert "Årlig opfølgning · 2023" in html
+    assert "47.725 indbyggere den 1. januar 2024" in html

@@ -1,0 +1,86 @@
+"""params/*.yml: they load, bad entries are named, and every target quotes its seed document."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+from analysis import params
+from analysis.errors import WorkbookError
+from analysis.paths import PARAMS_DIR, SNAPSHOT_DIR
+
+SEEDS = SNAPSHOT_DIR.parent / "seeds"
+
+
+def _normalise(text: str) -> str:
+    """Seed text is extracted from PDFs: words are hyphenated across lines and spaced oddly."""
+    text = re.sub(r"-\s*\n\s*", "", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def test_params_load():
+    registry = params.load_indicators()
+    strategy = params.load_strategy()
+    assert {i.id for i in registry.for_theme("growth")} >= {"population", "population_growth", "movers_18_36", "employment_rate"}
+    assert [s.name for s in strategy.strategy_periods["sigtepunkter-2022-2025"].sigtepunkter] == [
+        "Vækst i balance", "Forpligtende fællesskaber", "Smidige og effektive processer"]
+    assert params.load_runs().cadences["kvartal"][-1].name == "overview"
+
+
+def test_every_target_quotes_its_seed_document():
+    seeds = {path.name[:3]: _normalise(path.read_text(encoding="utf-8")) for path in SEEDS.glob("0*.txt")}
+    assert len(seeds) == 5
+    for indicator in params.load_indicators().indicators:
+        for target in indicator.targets:
+            assert _normalise(target.quote) in seeds[target.seed], (indicator.id, target.quote)
+
+
+def test_the_2018_youth_target_is_encoded_faithfully():
+    target = params.load_indicators().get("movers_18_36").targets[0]
+    assert (target.kind, target.value, target.year, target.baseline, target.baseline_year) == ("level", 1.10, 2022, 1.08, 2017)
+
+
+def test_startup_target_is_not_set():
+    target = params.load_indicators().get("surviving_startups").targets[0]
+    assert target.kind == "not_set" and target.value is None
+
+
+@pytest.fixture()
+def params_copy(tmp_path):
+    folder = tmp_path / "params"
+    shutil.copytree(PARAMS_DIR, folder)
+    yield folder
+    params.load_indicators.cache_clear()
+    params.load_strategy.cache_clear()
+    params.load_sources.cache_clear()
+
+
+def _edit(folder, name, old, new):
+    path = folder / name
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+@pytest.mark.parametrize(("name", "old", "new", "expected"), [
+    ("indicators.yml", "    unit: personer\n    polarity: higher\n", "    unit: personer\n    colour: red\n    polarity: higher\n",
+     "indicators.yml: indicators[0] (id population): unknown key 'colour'"),
+    ("indicators.yml", "  - id: population_growth\n", "  - id: population\n",
+     "indicators.yml: top level: Value error, duplicate indicator id 'population'"),
+    ("indicators.yml", "themes: [growth]\n    source: {kind: statbank, tables: [FOLK1AM, INDBYGGERE]}",
+     "themes: [vækst]\n    source: {kind: statbank, tables: [FOLK1AM, INDBYGGERE]}",
+     "indicators.yml: indicators[0] (id population).themes[0]: Input should be 'growth', 'community' or 'cooperation'"),
+    ("indicators.yml", "  - strategy: strategi-2022\n        kind: level", "  - strategy: strategi-2018\n        kind: level",
+     "indicators.yml: indicator movers_18_36: unknown strategy period 'strategi-2018'"),
+    ("indicators.yml", "indicators:\n", "indicators:\n  - [\n", "indicators.yml line 11, column 3: invalid YAML: expected the node content"),
+    ("runs.yml", "theme: growth}", "theme: vækst}", "runs.yml: cadences.kvartal[0].theme: Input should be"),
+])
+def test_bad_params_name_file_and_entry(params_copy, name, old, new, expected):
+    _edit(params_copy, name, old, new)
+    loader = params.load_runs if name == "runs.yml" else params.load_indicators
+    with pytest.raises(WorkbookError) as caught:
+        loader(params_copy)
+    assert expected in str(caught.value)
+    assert "\n" not in str(caught.value)

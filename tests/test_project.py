@@ -1,0 +1,72 @@
+"""Project hygiene: README commands, environment.yml in sync with the pins, thin clean notebooks."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import tomllib
+
+import nbformat
+import yaml
+
+from analysis.paths import NOTEBOOKS_DIR, PROJECT_ROOT
+
+
+def _lock() -> dict[str, str]:
+    pins = {}
+    for line in (PROJECT_ROOT / "requirements/lock.txt").read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.-]+)==([^ ;]+)", line)
+        if match:
+            pins[match.group(1).lower().replace("_", "-")] = match.group(2)
+    return pins
+
+
+def test_readme_starts_with_the_two_commands_and_make_has_them():
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.match(r"```\n(.*?)\n```", readme, re.S)
+    assert block is not None
+    assert block.group(1).splitlines() == ["make briefs", "make test"]
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    for target in ("briefs", "test", "help", "lab"):
+        assert re.search(rf"^{target}:.*## ", makefile, re.M), target
+    assert "make test" in (PROJECT_ROOT / ".ci/run").read_text()
+
+
+def test_environment_yml_matches_pyproject_and_lock():
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["lab"] + project["optional-dependencies"]["test"]
+    names = {re.split(r"[<>=!~\[ ]", requirement)[0].lower() for requirement in wanted}
+    environment = yaml.safe_load((PROJECT_ROOT / "environment.yml").read_text())
+    conda = {}
+    for entry in environment["dependencies"]:
+        if isinstance(entry, str) and "=" in entry:
+            name, version = entry.split("=", 1)
+            conda[name.lower()] = version
+    assert conda.pop("python") == "3.11"
+    assert set(conda) == names
+    lock = _lock()
+    assert {name: lock[name] for name in names} == conda
+
+
+def test_notebooks_are_clean_and_thin():
+    notebooks = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+    assert [n.stem for n in notebooks] == ["community", "cooperation", "growth", "overview"]
+    for path in notebooks:
+        notebook = nbformat.read(path, as_version=4)
+        code = [c for c in notebook.cells if c.cell_type == "code"]
+        assert all(not c.outputs and c.execution_count is None for c in code), path.name
+        tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, path.name
+        for cell in code:
+            tree = ast.parse(cell.source)
+            banned = (ast.FunctionDef, ast.ClassDef, ast.For, ast.While, ast.Try, ast.Lambda)
+            assert not any(isinstance(node, banned) for node in ast.walk(tree)), (path.name, cell.source)
+
+
+def test_parameters_cell_has_literal_defaults():
+    for path in NOTEBOOKS_DIR.glob("*.ipynb"):
+        cell = next(c for c in json.loads(path.read_text())["cells"] if "parameters" in c["metadata"].get("tags", []))
+        tree = ast.parse("".join(cell["source"]))
+        for statement in tree.body:
+            assert isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Constant), path.name

@@ -57,11 +57,50 @@ class Sigtepunkt(Strict):
     description: str
 
 
+class FocusArea(Strict):
+    name: str
+    theme: Literal["growth", "community", "cooperation"]
+
+
+class Committee(Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    name: str
+    focus_areas: list[FocusArea] = []
+
+
+class FokuslisteItem(Strict):
+    number: int
+    subject: str
+    committees: list[str] = Field(min_length=1)
+    themes: list[Literal["growth", "community", "cooperation"]] = Field(min_length=1)
+    effect: str
+    evaluation: str
+    targets: list[str] = []
+
+
 class StrategyPeriod(Strict):
     name: str
     years: str
     seeds: list[str]
     sigtepunkter: list[Sigtepunkt] = Field(min_length=1)
+    committees: list[Committee] = []
+    fokusliste: list[FokuslisteItem] = []
+
+    @model_validator(mode="after")
+    def _known_committees(self) -> StrategyPeriod:
+        known = {c.id for c in self.committees}
+        for item in self.fokusliste:
+            for committee in item.committees:
+                if committee not in known:
+                    raise ValueError(f"fokusliste item {item.number}: unknown committee '{committee}'")
+        return self
+
+    def committee(self, committee_id: str) -> Committee:
+        for committee in self.committees:
+            if committee.id == committee_id:
+                return committee
+        known = ", ".join(c.id for c in self.committees) or "(none in this strategy period)"
+        raise WorkbookError(f"unknown committee '{committee_id}'; expected one of {known}")
 
     def sigtepunkt(self, theme: str) -> Sigtepunkt:
         return next(s for s in self.sigtepunkter if s.theme == theme)
@@ -79,6 +118,10 @@ class Strategy(Strict):
         if self.default_strategy_period not in self.strategy_periods:
             raise ValueError(f"default_strategy_period '{self.default_strategy_period}' is not a strategy period")
         return self
+
+    @property
+    def committee_ids(self) -> set[str]:
+        return {c.id for period in self.strategy_periods.values() for c in period.committees}
 
 
 # --- indicators.yml ----------------------------------------------------------------------
@@ -108,6 +151,7 @@ class Indicator(Strict):
     name: str
     description: str
     themes: list[Literal["growth", "community", "cooperation"]] = Field(min_length=1)
+    committees: list[str] = []
     source: Source
     unit: str
     polarity: Literal["higher", "lower", "none"]
@@ -216,6 +260,12 @@ def load_indicators(params_dir: Path = PARAMS_DIR) -> Indicators:
     sources = load_sources(params_dir)
     name = relative(params_dir / "indicators.yml")
     for indicator in registry.indicators:
+        for committee in indicator.committees:
+            if committee not in strategy.committee_ids:
+                raise WorkbookError(
+                    f"{name}: indicator {indicator.id}: unknown committee '{committee}'; "
+                    f"expected one of {', '.join(sorted(strategy.committee_ids))}"
+                )
         for target in indicator.targets:
             if target.strategy not in strategy.strategy_periods:
                 raise WorkbookError(

@@ -1,0 +1,141 @@
+"""The status logic: known cases on real numbers, and properties that must hold for any data."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analysis import indicators, params, targets
+from analysis.params import Target
+
+from conftest import HEDENSTED
+
+ORDER = targets.ORDER
+
+
+def make(kind: str, **values) -> Target:
+    return Target(strategy="sigtepunkter-2022-2025", kind=kind, label="mål", quote="q", seed="000", **values)
+
+
+def test_youth_target_2022_judged_on_2024_the_nearest_later_year(observations):
+    target = params.load_indicators().get("movers_18_36").targets[0]
+    ratio = indicators.movers(observations, 2024).loc[HEDENSTED, "ratio"]
+    status = targets.assess(target, pd.Series([ratio], index=[2024]), "higher", "forhold")
+    assert status.status == "ikke på rette vej"
+    assert status.reason == ("Målet på 1,10 i 2022 blev ikke nået: tallet var 1,03 i 2024, "
+                             "det nærmeste senere år med tal.")
+
+
+def test_growth_against_oplandskommuner_is_on_track(observations, areas):
+    target = params.load_indicators().get("population_growth").targets[0]
+    growth = indicators.growth_series(indicators.population_january(observations), pd.Period("2024", freq="Y"))
+    group = growth[areas.members("Oplandskommuner")]
+    status = targets.assess(target, group[HEDENSTED], "higher", "pct", group=group, kommune=HEDENSTED)
+    assert status.status == "på rette vej"
+    assert "0,9\u00a0% mod 0,2\u00a0% i gennemsnit" in status.reason
+    assert "blandt den bedste fjerdedel" in status.reason
+
+
+def test_employment_rate_direction_on_real_series(observations):
+    target = params.load_indicators().get("employment_rate").targets[0]
+    rates = indicators.annual_rate(observations, "RAS200", 2024)[HEDENSTED]
+    status = targets.assess(target, rates, "higher", "pct")
+    assert status.status == "på rette vej"  # 2012-2021 rose from 78.0 to 82.2 with one dip
+    assert status.method.startswith("Mann-Kendall over 10 points")
+
+
+def test_not_set_target_says_so():
+    target = params.load_indicators().get("surviving_startups").targets[0]
+    assert targets.assess(target, pd.Series([1.0, 2.0]), "higher").status == "intet mål"
+
+
+def test_level_projection_cases():
+    target = make("level", value=55, year=2030)
+    rising = pd.Series([50, 51, 52, 53, 54], index=[2020, 2021, 2022, 2023, 2024], dtype=float)
+    assert targets.assess(target, rising, "higher", "pct").status == "på rette vej"
+    flat = pd.Series([50, 50.1, 49.9, 50, 50.1], index=rising.index)
+    assert targets.assess(target, flat, "higher", "pct").status == "ikke på rette vej"
+    noisy = pd.Series([50, 56, 49, 57, 51], index=rising.index, dtype=float)
+    assert targets.assess(target, noisy, "higher", "pct").status == "usikkert"
+    two_points = pd.Series([50, 51], index=[2023, 2024], dtype=float)
+    assert targets.assess(target, two_points, "higher", "pct").status == "usikkert"
+
+
+def test_halving_against_a_baseline():
+    target = make("change", value=-50, year=2026, baseline_year=2022)
+    days = pd.Series([60, 50, 40, 30], index=[2022, 2023, 2024, 2025], dtype=float)
+    status = targets.assess(target, days, "lower", "dage")
+    assert status.status == "på rette vej"
+    assert "målet på 30" in status.reason
+    missing_baseline = pd.Series([50, 40, 30], index=[2023, 2024, 2025], dtype=float)
+    assert targets.assess(target, missing_baseline, "lower", "dage").status == "ingen data"
+
+
+def test_rank_targets():
+    top3 = make("rank", value=3)
+    assert targets.assess(top3, pd.Series([5, 2], index=[2023, 2024]), "lower").status == "på rette vej"
+    first_2025 = make("rank", value=1, year=2025)
+    assert targets.assess(first_2025, pd.Series([5, 3], index=[2023, 2024]), "lower").status == "usikkert"
+    assert targets.assess(first_2025, pd.Series([5, 3, 2], index=[2023, 2024, 2025]), "lower").status == "ikke på rette vej"
+
+
+def test_survey_shares_compare_wilson_intervals():
+    target = make("direction", direction="lavere")
+    shares = pd.Series([12.0, 10.0], index=[2017, 2021])
+    small = pd.Series([300, 300], index=shares.index)
+    assert targets.assess(target, shares, "lower", sample_sizes=small).status == "usikkert"
+    large = pd.Series([20000, 20000], index=shares.index)
+    assert targets.assess(target, shares, "lower", sample_sizes=large).status == "på rette vej"
+    low, high = targets.wilson(10.0, 300)
+    assert (round(low, 1), round(high, 1)) == (7.1, 13.9)
+
+
+values = st.lists(st.floats(min_value=-1000, max_value=1000, allow_nan=False), min_size=0, max_size=12)
+kinds = st.sampled_from([
+    make("level", value=10.0, year=2030),
+    make("level", value=10.0, year=2018),
+    make("direction", direction="bedre"),
+    make("change", value=-20.0, baseline=50.0, baseline_year=2000, year=2030),
+])
+
+
+def _series(points: list[float]) -> pd.Series:
+    return pd.Series(points, index=list(range(2024 - len(points) + 1, 2025)), dtype=float)
+
+
+@settings(max_examples=300, deadline=None)
+@given(points=values, shift=st.floats(min_value=0.01, max_value=500), target=kinds,
+       polarity=st.sampled_from(["higher", "lower"]))
+def test_improving_data_never_worsens_a_status(points, shift, target, polarity):
+    series = _series(points)
+    better = series + (shift if polarity == "higher" else -shift)
+    before = targets.assess(target, series, polarity).status
+    after = targets.assess(target, better, polarity).status
+    if before in ORDER and after in ORDER:
+        assert ORDER[after] >= ORDER[before]
+    else:
+        assert before == after
+
+
+@settings(max_examples=300, deadline=None)
+@given(points=values, target=kinds)
+def test_polarity_flip_is_symmetric(points, target):
+    series = _series(points)
+    flipped = target.model_copy(update={
+        "value": -target.value if target.value is not None and target.kind != "change" else target.value,
+        "baseline": -target.baseline if target.baseline is not None else None,
+    })
+    assert targets.assess(target, series, "higher").status == targets.assess(flipped, -series, "lower").status
+
+
+@given(target=kinds, polarity=st.sampled_from(["higher", "lower"]))
+def test_no_data_gives_ingen_data(target, polarity):
+    assert targets.assess(target, pd.Series([], dtype=float), polarity).status == "ingen data"
+    assert targets.assess(target, pd.Series([float("nan")] * 3, index=[2022, 2023, 2024]), polarity).status == "ingen data"
+
+
+@pytest.mark.parametrize("status", ["på rette vej", "usikkert", "ikke på rette vej", "intet mål", "ingen data"])
+def test_every_status_has_a_symbol(status):
+    assert targets.SYMBOLS[status]

@@ -42,6 +42,19 @@ def test_the_2018_youth_target_is_encoded_faithfully():
     assert (target.kind, target.value, target.year, target.baseline, target.baseline_year) == ("level", 1.10, 2022, 1.08, 2017)
 
 
+def test_focus_areas_and_fokusliste_come_from_the_seeds():
+    seeds = {path.name[:3]: _normalise(path.read_text(encoding="utf-8")) for path in SEEDS.glob("0*.txt")}
+    strategy = params.load_strategy()
+    areas = [a for c in strategy.strategy_periods["sigtepunkter-2022-2025"].committees for a in c.focus_areas]
+    assert len(areas) == 35
+    for area in areas:
+        assert _normalise(area.name) in seeds["002"], area.name
+    items = strategy.strategy_periods["strategi-2022"].fokusliste
+    assert [i.number for i in items] == [*range(1, 16), 17, 18, 19]
+    for item in items:
+        assert _normalise(item.effect) in seeds["004"], item.number
+
+
 def test_startup_target_is_not_set():
     target = params.load_indicators().get("surviving_startups").targets[0]
     assert target.kind == "not_set" and target.value is None
@@ -69,17 +82,21 @@ def _edit(folder, name, old, new):
      "indicators.yml: indicators[0] (id population): unknown key 'colour'"),
     ("indicators.yml", "  - id: population_growth\n", "  - id: population\n",
      "indicators.yml: top level: Value error, duplicate indicator id 'population'"),
-    ("indicators.yml", "themes: [growth]\n    source: {kind: statbank, tables: [FOLK1AM, INDBYGGERE]}",
-     "themes: [vækst]\n    source: {kind: statbank, tables: [FOLK1AM, INDBYGGERE]}",
+    ("indicators.yml", "themes: [growth]\n    committees: [oekonomiudvalget]\n    source: {kind: statbank, tables: [FOLK1AM, INDBYGGERE]}",
+     "themes: [vækst]\n    committees: [oekonomiudvalget]\n    source: {kind: statbank, tables: [FOLK1AM, INDBYGGERE]}",
      "indicators.yml: indicators[0] (id population).themes[0]: Input should be 'growth', 'community' or 'cooperation'"),
     ("indicators.yml", "  - strategy: strategi-2022\n        kind: level", "  - strategy: strategi-2018\n        kind: level",
      "indicators.yml: indicator movers_18_36: unknown strategy period 'strategi-2018'"),
-    ("indicators.yml", "indicators:\n", "indicators:\n  - [\n", "indicators.yml line 11, column 3: invalid YAML: expected the node content"),
+    ("indicators.yml", "indicators:\n", "indicators:\n  - [\n", "indicators.yml line 13, column 3: invalid YAML: expected the node content"),
+    ("indicators.yml", "committees: [beskaeftigelse]", "committees: [kulturudvalget]",
+     "indicators.yml: indicator employment_rate: unknown committee 'kulturudvalget'; expected one of beskaeftigelse,"),
+    ("strategy.yml", "committees: [laering-2018], themes: [community], evaluation: Efterår 2019", "committees: [skole-2018], themes: [community], evaluation: Efterår 2019",
+     "strategy.yml: strategy_periods.strategi-2022: Value error, fokusliste item 1: unknown committee 'skole-2018'"),
     ("runs.yml", "theme: growth}", "theme: vækst}", "runs.yml: cadences.kvartal[0].theme: Input should be"),
 ])
 def test_bad_params_name_file_and_entry(params_copy, name, old, new, expected):
     _edit(params_copy, name, old, new)
-    loader = params.load_runs if name == "runs.yml" else params.load_indicators
+    loader = {"runs.yml": params.load_runs, "strategy.yml": params.load_strategy}.get(name, params.load_indicators)
     with pytest.raises(WorkbookError) as caught:
         loader(params_copy)
     assert expected in str(caught.value)

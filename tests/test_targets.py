@@ -92,7 +92,8 @@ def test_survey_shares_compare_wilson_intervals():
     assert (round(low, 1), round(high, 1)) == (7.1, 13.9)
 
 
-values = st.lists(st.floats(min_value=-1000, max_value=1000, allow_nan=False), min_size=0, max_size=12)
+# Figures with two decimals, as published: float noise below that would create ties that no real series has.
+values = st.lists(st.integers(min_value=-100_000, max_value=100_000).map(lambda v: v / 100), min_size=0, max_size=12)
 kinds = st.sampled_from([
     make("level", value=10.0, year=2030),
     make("level", value=10.0, year=2018),
@@ -106,7 +107,7 @@ def _series(points: list[float]) -> pd.Series:
 
 
 @settings(max_examples=300, deadline=None)
-@given(points=values, shift=st.floats(min_value=0.01, max_value=500), target=kinds,
+@given(points=values, shift=st.integers(min_value=1, max_value=50_000).map(lambda v: v / 100), target=kinds,
        polarity=st.sampled_from(["higher", "lower"]))
 def test_improving_data_never_worsens_a_status(points, shift, target, polarity):
     series = _series(points)

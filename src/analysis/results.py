@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from analysis import charts, fmt, indicators
+from analysis import charts, fmt, indicators, targets
 from analysis.errors import WorkbookError
 from analysis.ingest import Processed
 from analysis.params import Indicator, Strategy, Target
@@ -48,6 +48,18 @@ class Result:
     tables: list[Table] = field(default_factory=list)
     tables_used: list[str] = field(default_factory=list)
     missing: str = ""
+    series: pd.Series | None = None  # what the status is judged on (index: years or dates)
+    group: pd.DataFrame | None = None  # the same for every municipality of the comparison group
+    statuses: list[targets.Status] = field(default_factory=list)  # one per target, in order
+
+    @property
+    def status(self) -> targets.Status:
+        """The status shown in the table: that of the newest target."""
+        if self.statuses:
+            return self.statuses[0]
+        if not self.has_data:
+            return targets.Status(targets.NO_DATA, self.missing or "Der er ingen tal endnu.")
+        return targets.assess(None, pd.Series(dtype=float), self.indicator.polarity)
 
     @property
     def has_data(self) -> bool:
@@ -117,8 +129,13 @@ def compute(context: Context, indicator: Indicator) -> Result:
     calculator = CALCULATORS.get(indicator.id)
     if calculator is None:
         result.missing = _missing_reason(indicator)
-        return result
-    calculator(context, result)
+    else:
+        calculator(context, result)
+    series = result.series if result.series is not None and result.has_data else pd.Series(dtype=float)
+    result.statuses = [
+        targets.assess(target, series, indicator.polarity, indicator.unit, group=result.group, kommune=context.kommune)
+        for target, _name in result.targets
+    ]
     return result
 
 
@@ -140,6 +157,7 @@ def _population(context: Context, result: Result) -> None:
     year_before = now - pd.DateOffset(years=1)
     value = float(series.loc[now])
     result.value, result.value_text, result.as_of = value, fmt.number(value), short_date(now.date())
+    result.series = series
     result.tables_used = ["FOLK1AM"] if freq_of(period) == "Q" else ["INDBYGGERE", "FOLK1AM"]
     if previous in series.index and freq_of(period) == "Q":
         result.change_previous = fmt.signed(value - series.loc[previous])
@@ -175,6 +193,8 @@ def _growth(context: Context, result: Result) -> None:
     latest = indicators.group_comparison(growth.loc[now], context.kommune, context.members)
     value = latest["value"]
     start = (now - pd.DateOffset(years=1)).date()
+    result.series = growth[context.kommune]
+    result.group = growth[[c for c in context.members if c in growth.columns]]
     result.value, result.value_text = value, fmt.percent(value)
     result.as_of = f"{short_date(start)}-{short_date(now.date())}"
     if previous in growth.index and freq_of(period) == "Q":
@@ -219,6 +239,7 @@ def _movers(context: Context, result: Result) -> None:
     own = table.loc[context.kommune]
     latest = indicators.group_comparison(table["ratio"], context.kommune, context.members)
     result.value, result.value_text, result.as_of = float(own["ratio"]), fmt.decimal(own["ratio"], 2), str(year)
+    result.series = pd.Series({y: indicators.movers(context.obs, y).loc[context.kommune, "ratio"] for y in usable})
     if year - 1 in usable:
         before = indicators.movers(context.obs, year - 1).loc[context.kommune, "ratio"]
         result.change_year = fmt.signed(own['ratio'] - before, 2)
@@ -264,6 +285,8 @@ def _employment(context: Context, result: Result) -> None:
     latest = indicators.group_comparison(rates.loc[year], context.kommune, context.members)
     value = latest["value"]
     result.value, result.value_text, result.as_of = value, fmt.percent(value), str(year)
+    result.series = rates[context.kommune]
+    result.group = rates[[c for c in context.members if c in rates.columns]]
     if year - 1 in rates.index:
         result.change_year = fmt.points(value - rates.loc[year - 1, context.kommune], short=True)
     result.comparison = f"Nr. {latest['rank']} af {latest['n']}; gns. for de andre {fmt.percent(latest['mean_others'])}"

@@ -236,13 +236,13 @@ def _better_than_group(group: pd.DataFrame | None, kommune: str | None, higher: 
     lagged = len(leads) == 3 and all(x < 0 for x in leads)
     outside_good = value > q75 if higher else value < q25
     outside_bad = value < q25 if higher else value > q75
-    method = f"latest {value:.3g} vs mean of others {mean:.3g}, IQR {q25:.3g} to {q75:.3g}; leads over last {len(leads)}: {[round(x, 3) for x in leads]}"
+    method = f"latest {value:.3g} vs mean of others {mean:.3g}, IQR {q25:.3g} to {q75:.3g}; leads over last {len(leads)}: {[round(float(x), 3) for x in leads]}"
     text = f"{_text(value, unit)} mod {_text(mean, unit)} i gennemsnit"
     if lead(latest) > 0 and (outside_good or held):
-        why = "blandt den bedste fjerdedel" if outside_good else "og har været det de seneste tre gange"
+        why = "og er blandt den bedste fjerdedel" if outside_good else "og har været det de seneste tre gange"
         return Status(ON_TRACK, f"Kommunen ligger over gennemsnittet ({text}) {why}.", method)
     if lead(latest) < 0 and (outside_bad or lagged):
-        why = "blandt den svageste fjerdedel" if outside_bad else "og har været det de seneste tre gange"
+        why = "og er blandt den svageste fjerdedel" if outside_bad else "og har været det de seneste tre gange"
         return Status(OFF_TRACK, f"Kommunen ligger under gennemsnittet ({text}) {why}.", method)
     side = "over" if lead(latest) > 0 else "under"
     return Status(UNCERTAIN, f"Kommunen ligger lige nu {side} gennemsnittet ({text}), men inden for den almindelige spredning i gruppen.", method)

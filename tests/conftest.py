@@ -33,7 +33,7 @@ def areas(snapshot):
 
 @pytest.fixture(scope="session")
 def observations(location):
-    frame, _areas = read_all(resolve_inputs(location))
+    frame, _areas, _qualitative = read_all(resolve_inputs(location))
     return frame
 
 

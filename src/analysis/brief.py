@@ -48,6 +48,7 @@ class BriefParameters(Strict):
     comparison_group: str
     strategy_period: str
     data: str = ""
+    example_data: bool = False
     run_id: str = ""
     git_commit: str = ""
 
@@ -112,7 +113,7 @@ class Brief:
     def context(self) -> results.Context:
         return results.Context.build(
             self.processed, self.period, f"{self.parameters.kommune:03d}", self.parameters.comparison_group,
-            self.strategy, self.parameters.strategy_period,
+            self.strategy, self.parameters.strategy_period, self.parameters.example_data,
         )
 
     @property
@@ -174,6 +175,22 @@ class Brief:
             key_fact=f"{fmt.number(inhabitants)} indbyggere den {date_label(now.date())}",
             comparison=(f"Sammenlignes med {self.context.others_label} i Danmarks Statistiks kommunegrupper"),
         )
+
+    @property
+    def illustrative(self) -> list[results.Result]:
+        """The results whose numbers are Eksempeldata."""
+        return [r for theme in self.themes for r in self.results[theme] if r.illustrative]
+
+    def qualitative_html(self) -> str:
+        """The committees' and the analyst's own words for this period and theme."""
+        from analysis.sources.manual import AUTHORS
+
+        frame = self.processed.qualitative
+        rows = frame[(frame["period"] == code(self.period)) & (frame["theme"] == self.parameters.theme)]
+        names = {c.id: c.name for p in self.strategy.strategy_periods.values() for c in p.committees}
+        entries = [{"author": AUTHORS[r.author], "committee": names.get(r.committee, ""), "text": r.text}
+                   for r in rows.itertuples()]
+        return self._render("qualitative.html.j2", entries=entries)
 
     def summary_sentences(self) -> list[str]:
         """Three or four sentences on what moved, taken from the indicators with data."""
@@ -258,6 +275,9 @@ class Brief:
 
     def show_indicators(self) -> None:
         self._show(self.overview_html() if self.parameters.theme == "overview" else self.indicators_html())
+
+    def show_qualitative(self) -> None:
+        self._show(self.qualitative_html())
 
     def show_sources(self) -> None:
         self._show(self.sources_html())

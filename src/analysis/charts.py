@@ -96,6 +96,7 @@ def time_chart(
     caption: str = "",
     band: Band | None = None,
     target: TargetLine | None = None,
+    invert_y: bool = False,
 ) -> Chart:
     """A line chart over dates, with labels at the line ends instead of a legend and years on the axis."""
     with plt.rc_context(STYLE):
@@ -122,6 +123,8 @@ def time_chart(
         ax.xaxis.set_major_locator(YearLocator(1 if span <= 8 else 2 if span <= 16 else 5))
         ax.xaxis.set_major_formatter(DateFormatter("%Y"))
         ax.margins(x=0.12)
+        if invert_y:  # ranks: 1 is best and is drawn at the top
+            ax.invert_yaxis()
         return Chart(_render(fig), alt, caption)
 
 

@@ -34,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--period", default="latest", help="latest, a quarter like 2025K1, or a year like 2024")
     run.add_argument("--data", help="folder with raw tables (default: data/raw/, then ../shared/data)")
     run.add_argument("--outputs", type=Path, help="where runs are published (default: outputs/)")
+    run.add_argument("--example-data", action="store_true",
+                     help="fill manual indicators that have no file with illustrative data, marked Eksempeldata")
 
     ingest = commands.add_parser("ingest", help="rebuild data/processed from the raw tables when they changed")
     ingest.add_argument("--data", help="folder with raw tables (default: data/raw/, then ../shared/data)")
@@ -59,7 +61,8 @@ def _run(args: argparse.Namespace) -> int:
     from analysis import runner
     from analysis.paths import OUTPUTS_DIR
 
-    outcome = runner.run(args.cadence, args.period, data=args.data, outputs_dir=args.outputs or OUTPUTS_DIR, log=_log)
+    outcome = runner.run(args.cadence, args.period, data=args.data, outputs_dir=args.outputs or OUTPUTS_DIR, log=_log,
+                         example_data=args.example_data)
     if outcome.failed:
         _log(f"error: {len(outcome.failed)} job(s) failed: {', '.join(outcome.failed)}")
         return EXIT_JOB_FAILED

@@ -64,7 +64,12 @@ def with_unit(value: float, unit: str) -> str:
         return percent(value)
     if unit == "forhold":
         return decimal(value, 2)
-    return number(value)
+    if unit == "placering":
+        return f"nr.{NBSP}{number(value)}"
+    if unit in ("personer", ""):
+        return number(value)
+    digits = 0 if abs(value) >= 100 or float(value).is_integer() else 1
+    return f"{number(value, digits)}{NBSP}{unit}"
 
 
 def change_with_unit(value: float, unit: str) -> str:

@@ -23,16 +23,21 @@ import pandas as pd
 
 from analysis import __version__
 from analysis.errors import WorkbookError
-from analysis.params import TableSpec, load_sources
+from analysis.params import TableSpec, load_indicators, load_sources, load_strategy
 from analysis.paths import PARAMS_DIR, PROCESSED_DIR, RAW_DIR, SNAPSHOT_DIR, relative
 from analysis.sources.classification import Areas, read_komgrp
+from analysis.sources.manual import KINDS, QUALITATIVE_COLUMNS, read_manual_csv, read_qualitative_csv
 from analysis.sources.noegletal import read_noegletal_csv
 from analysis.sources.statbank import read_statbank_csv
 
 OBSERVATIONS = "observations.parquet"
 AREAS = "areas.parquet"
 MANIFEST = "ingest.json"
-COLUMNS = ["table", "measure", "area", "origin", "age", "period", "value", "unit", "source_file", "source_sha256"]
+QUALITATIVE = "qualitative.parquet"
+# `n` is a survey's number of answers, or the total a count is out of (economic benchmarks).
+COLUMNS = ["table", "measure", "area", "origin", "age", "period", "value", "n", "unit", "source_file", "source_sha256"]
+MANUAL_PREFIX = "manual/"
+QUALITATIVE_TABLE = "manual/kvalitativ"
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,7 @@ class Processed:
     areas: Areas
     inputs: dict  # table id -> {"file", "sha256"}
     vintages: dict  # table id -> latest period on disk
+    qualitative: pd.DataFrame  # period, theme, committee, author, text
 
 
 def data_location(data: str | Path | None = None) -> DataLocation:
@@ -93,33 +99,56 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def resolve_inputs(location: DataLocation, tables: list[str] | None = None) -> list[RawInput]:
+def manual_folder(location: DataLocation) -> Path | None:
+    """The analyst's folder of manual files: the first `manual/` in the location's folders."""
+    return next((folder / "manual" for folder in location.folders if (folder / "manual").is_dir()), None)
+
+
+def resolve_inputs(location: DataLocation) -> list[RawInput]:
+    """Every raw file a run reads: the tables of params/sources.yml and any manual files."""
     sources = load_sources()
-    wanted = tables or list(sources.tables)
     inputs = []
-    for table in wanted:
-        path = find_table(table, sources.tables[table], location)
+    for table, spec in sources.tables.items():
+        path = find_table(table, spec, location)
         inputs.append(RawInput(table, path, sha256_of(path)))
+    folder = manual_folder(location)
+    if folder is not None:
+        for kind in (*KINDS, "kvalitativ"):
+            path = folder / f"{kind}.csv"
+            if path.is_file():
+                inputs.append(RawInput(MANUAL_PREFIX + kind, path, sha256_of(path)))
     return inputs
 
 
 def fingerprint(inputs: list[RawInput]) -> str:
-    """Changes when any raw file, the source definitions or the package version change."""
+    """Changes when any raw file, the params the readers check against, or the package version change."""
     record = {
         "version": __version__,
-        "sources": sha256_of(PARAMS_DIR / "sources.yml"),
+        "params": {name: sha256_of(PARAMS_DIR / name) for name in ("sources.yml", "indicators.yml", "strategy.yml")},
         "inputs": {i.table: i.sha256 for i in inputs},
     }
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
 
-def read_all(inputs: list[RawInput]) -> tuple[pd.DataFrame, Areas]:
-    """Read every raw table into the tidy shape, with provenance on every row."""
+def read_all(inputs: list[RawInput]) -> tuple[pd.DataFrame, Areas, pd.DataFrame]:
+    """Read every raw file into the tidy shape, with provenance on every row."""
     sources = load_sources()
+    registry = load_indicators()
     by_table = {i.table: i for i in inputs}
     areas = read_komgrp(by_table["KOMGRP"].path)
     frames = []
+    qualitative = pd.DataFrame(columns=list(QUALITATIVE_COLUMNS))
     for raw in inputs:
+        provenance = {"table": raw.table, "source_file": raw.path.name, "source_sha256": raw.sha256}
+        if raw.table == QUALITATIVE_TABLE:
+            qualitative = read_qualitative_csv(raw.path, load_strategy())
+            continue
+        if raw.table.startswith(MANUAL_PREFIX):
+            frame = read_manual_csv(raw.path, raw.table.removeprefix(MANUAL_PREFIX), registry, areas)
+            units = {i.id: i.unit for i in registry.indicators}
+            frames.append(frame.rename(columns={"indicator": "measure"}).assign(
+                unit=frame["indicator"].map(units), n=frame["n"].fillna(frame["of"]), **provenance))
+            continue
         spec = sources.tables[raw.table]
         if spec.kind == "classification":
             continue
@@ -127,22 +156,16 @@ def read_all(inputs: list[RawInput]) -> tuple[pd.DataFrame, Areas]:
             frame = read_statbank_csv(raw.path, spec, areas)
         else:
             frame = read_noegletal_csv(raw.path, areas)
-        frame = frame.assign(
-            table=raw.table,
-            measure=spec.measure,
-            unit=spec.unit,
-            source_file=raw.path.name,
-            source_sha256=raw.sha256,
-        )
-        frames.append(frame)
+        frames.append(frame.assign(measure=spec.measure, unit=spec.unit, **provenance))
     observations = pd.concat(frames, ignore_index=True)
-    for column in ("origin", "age"):
+    for column in ("origin", "age", "n"):
         if column not in observations:
             observations[column] = pd.NA
     observations["age"] = observations["age"].astype("Int16")
+    observations["n"] = observations["n"].astype("Float64")
     for column in ("table", "measure", "area", "origin", "period", "unit", "source_file", "source_sha256"):
         observations[column] = observations[column].astype("string").astype("category")
-    return observations[COLUMNS], areas
+    return observations[COLUMNS], areas, qualitative
 
 
 def vintages_of(observations: pd.DataFrame) -> dict[str, str]:
@@ -167,7 +190,7 @@ def ingest(location: DataLocation, out_dir: Path = PROCESSED_DIR, force: bool = 
     if not force and _current(manifest_path, key, out_dir):
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         return IngestResult(True, manifest["rows"], out_dir, inputs)
-    observations, areas = read_all(inputs)
+    observations, areas, qualitative = read_all(inputs)
     manifest = {
         "fingerprint": key,
         "rows": len(observations),
@@ -177,12 +200,13 @@ def ingest(location: DataLocation, out_dir: Path = PROCESSED_DIR, force: bool = 
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_atomic(out_dir / OBSERVATIONS, lambda p: observations.to_parquet(p, index=False))
     _write_atomic(out_dir / AREAS, lambda p: areas.municipalities.to_parquet(p, index=False))
+    _write_atomic(out_dir / QUALITATIVE, lambda p: qualitative.to_parquet(p, index=False))
     _write_atomic(manifest_path, lambda p: p.write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8"))
     return IngestResult(False, len(observations), out_dir, inputs)
 
 
 def _current(manifest_path: Path, key: str, out_dir: Path) -> bool:
-    if not (manifest_path.is_file() and (out_dir / OBSERVATIONS).is_file() and (out_dir / AREAS).is_file()):
+    if not all(p.is_file() for p in (manifest_path, out_dir / OBSERVATIONS, out_dir / AREAS, out_dir / QUALITATIVE)):
         return False
     try:
         return json.loads(manifest_path.read_text(encoding="utf-8")).get("fingerprint") == key
@@ -215,9 +239,10 @@ def load_processed(location: DataLocation, processed_dir: Path = PROCESSED_DIR) 
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         observations = pd.read_parquet(processed_dir / OBSERVATIONS)
         municipalities = pd.read_parquet(processed_dir / AREAS)
+        qualitative = pd.read_parquet(processed_dir / QUALITATIVE)
         areas = Areas.from_municipalities(municipalities)
-        return Processed(observations, areas, manifest["inputs"], manifest["vintages"])
-    observations, areas = read_all(inputs)
+        return Processed(observations, areas, manifest["inputs"], manifest["vintages"], qualitative)
+    observations, areas, qualitative = read_all(inputs)
     recorded = {i.table: {"file": relative(i.path), "sha256": i.sha256} for i in inputs}
-    return Processed(observations, areas, recorded, vintages_of(observations))
+    return Processed(observations, areas, recorded, vintages_of(observations), qualitative)
 

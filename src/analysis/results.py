@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from analysis import charts, fmt, indicators, targets
+from analysis import charts, fmt, indicators, params, targets
+from analysis.example_data import example_observations
 from analysis.errors import WorkbookError
-from analysis.ingest import Processed
+from analysis.ingest import MANUAL_PREFIX, Processed
 from analysis.params import Indicator, Strategy, Target
-from analysis.periods import date_label, freq_of, short_date
+from analysis.periods import date_label, freq_of, label, parse_period, short_date
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,9 @@ class Result:
     tables: list[Table] = field(default_factory=list)
     tables_used: list[str] = field(default_factory=list)
     missing: str = ""
+    illustrative: bool = False  # the numbers are Eksempeldata, not real
     series: pd.Series | None = None  # what the status is judged on (index: years or dates)
+    sample_sizes: pd.Series | None = None  # survey answers per point of `series`
     group: pd.DataFrame | None = None  # the same for every municipality of the comparison group
     statuses: list[targets.Status] = field(default_factory=list)  # one per target, in order
 
@@ -78,10 +81,11 @@ class Context:
     members: list[str]
     strategy: Strategy
     strategy_period: str
+    example_data: bool = False
 
     @classmethod
     def build(cls, processed: Processed, period: pd.Period, kommune: str, comparison_group: str,
-              strategy: Strategy, strategy_period: str) -> Context:
+              strategy: Strategy, strategy_period: str, example_data: bool = False) -> Context:
         areas = processed.areas
         if kommune not in set(areas.municipalities["code"]):
             raise WorkbookError(f"kommune {kommune}: not a municipality code in DST's Kommunegrupper")
@@ -100,7 +104,8 @@ class Context:
         members = areas.members(group)
         if kommune not in members:
             members = sorted([*members, kommune])
-        return cls(processed, period, kommune, areas.name_of(kommune), group, members, strategy, strategy_period)
+        return cls(processed, period, kommune, areas.name_of(kommune), group, members, strategy, strategy_period,
+                   example_data)
 
     @property
     def obs(self) -> pd.DataFrame:
@@ -127,13 +132,16 @@ def targets_for(indicator: Indicator, strategy: Strategy, strategy_period: str) 
 def compute(context: Context, indicator: Indicator) -> Result:
     result = Result(indicator, targets_for(indicator, context.strategy, context.strategy_period))
     calculator = CALCULATORS.get(indicator.id)
-    if calculator is None:
-        result.missing = _missing_reason(indicator)
-    else:
+    if calculator is not None:
         calculator(context, result)
+    elif indicator.source.kind == "manual":
+        _manual(context, result)
+    else:
+        result.missing = _missing_reason(indicator)
     series = result.series if result.series is not None and result.has_data else pd.Series(dtype=float)
     result.statuses = [
-        targets.assess(target, series, indicator.polarity, indicator.unit, group=result.group, kommune=context.kommune)
+        targets.assess(target, series, indicator.polarity, indicator.unit, group=result.group,
+                       kommune=context.kommune, sample_sizes=result.sample_sizes)
         for target, _name in result.targets
     ]
     return result
@@ -145,7 +153,7 @@ def _missing_reason(indicator: Indicator) -> str:
         return (f"Tallene kommer fra Danmarks Statistik (tabel {', '.join(source.tables)}), "
                 "som endnu ikke er hentet til arbejdsbogen.")
     if source.kind == "manual":
-        return "Tallene føres af kommunen selv i en fil, som endnu ikke er udfyldt."
+        return f"Tallene føres af kommunen selv i filen data/raw/manual/{source.manual}.csv, som endnu ikke er udfyldt."
     raise WorkbookError(f"indicator {indicator.id}: reads Statistikbanken tables but has no calculation in analysis.results")
 
 
@@ -309,6 +317,88 @@ def _employment(context: Context, result: Result) -> None:
            f"{context.others_label} gik fra {fmt.percent(rows[0]['mean_others'])} til {fmt.percent(latest['mean_others'])}.")
     result.charts.append(charts.time_chart(lines, lambda v: fmt.percent(v), alt, band=band,
                                            caption=f"Beskæftigelsesfrekvens 16-64 år, {context.kommune_name} og {context.group_name.lower()}."))
+
+
+def _manual_rows(context: Context, indicator: Indicator) -> tuple[pd.DataFrame, bool]:
+    """The municipality's rows of a manual indicator: the analyst's file, else Eksempeldata if asked."""
+    obs = context.obs
+    rows = obs[obs["table"].astype(str).str.startswith(MANUAL_PREFIX) & (obs["measure"] == indicator.id)
+               & (obs["area"] == context.kommune)]
+    if not rows.empty:
+        return rows[["period", "value", "n"]].assign(period=rows["period"].astype(str)), False
+    if not context.example_data:
+        return rows, False
+    examples = example_observations(params.load_indicators(), context.kommune)
+    return examples.loc[examples["indicator"] == indicator.id, ["period", "value", "n"]], True
+
+
+def _usable(period_code: str, run: pd.Period) -> bool:
+    """A quarter up to the run's quarter (or the run's year); a year only once it has ended."""
+    period = parse_period(period_code)
+    if freq_of(period) == "Q":
+        return period <= (run if freq_of(run) == "Q" else run.asfreq("Q", how="end"))
+    return period.year <= indicators.last_complete_year(run)
+
+
+def _manual(context: Context, result: Result) -> None:
+    indicator = result.indicator
+    rows, illustrative = _manual_rows(context, indicator)
+    rows = rows[[_usable(p, context.period) for p in rows["period"]]] if not rows.empty else rows
+    if rows.empty:
+        result.missing = _missing_reason(indicator)
+        return
+    result.illustrative = illustrative
+    result.tables_used = [] if illustrative else [MANUAL_PREFIX + indicator.source.manual]
+    periods = [parse_period(p) for p in rows["period"]]
+    quarterly = freq_of(periods[0]) == "Q"
+    index = pd.DatetimeIndex([p.start_time for p in periods]) if quarterly else pd.Index([p.year for p in periods])
+    series = pd.Series(rows["value"].to_numpy(dtype=float), index=index).sort_index()
+    sizes = pd.Series(rows["n"].to_numpy(dtype=float), index=index).sort_index()
+    unit = indicator.unit
+    value = float(series.iloc[-1])
+    latest_period = max(periods)
+    result.value, result.value_text, result.as_of = value, fmt.with_unit(value, unit), label(latest_period)
+    result.series = series
+    if indicator.source.manual == "survey":
+        result.sample_sizes = sizes
+    def change(before: float) -> str:
+        return f"fra {fmt.with_unit(before, unit)}" if unit == "placering" else fmt.change_with_unit(value - before, unit)
+    previous, year_before = latest_period - 1, latest_period - (4 if quarterly else 1)
+    by_period = dict(zip(periods, rows["value"].astype(float)))
+    if quarterly and previous in by_period:
+        result.change_previous = change(by_period[previous])
+    if year_before in by_period:
+        result.change_year = change(by_period[year_before])
+    sentence = f"Seneste tal for {indicator.name[0].lower() + indicator.name[1:]}: {fmt.with_unit(value, unit)} ({label(latest_period)})"
+    if indicator.source.manual == "survey" and not pd.isna(sizes.iloc[-1]):
+        sentence += f" (undersøgelse med {fmt.number(sizes.iloc[-1])} svar)"
+    if indicator.source.manual == "economy" and not pd.isna(sizes.iloc[-1]):
+        sentence = f"Kommunen opfyldte {fmt.number(value)} af {fmt.number(sizes.iloc[-1])} økonomiske pejlemærker i {label(latest_period)}"
+    result.sentences.append(sentence + ".")
+    if illustrative:
+        result.sentences.append("Tallene er eksempeldata, lavet af arbejdsbogen til illustration: de er ikke kommunens egne tal.")
+    goal = _goal_line(result, series)
+    dates = [p.start_time for p in sorted(periods)]
+    prefix = "Eksempeldata. " if illustrative else ""
+    first, last = series.iloc[0], series.iloc[-1]
+    alt = (f"{prefix}Linjediagram: {indicator.name.lower()} fra {fmt.with_unit(first, unit)} i {label(min(periods))} "
+           f"til {fmt.with_unit(last, unit)} i {label(latest_period)}."
+           + (f" Målet er {fmt.with_unit(goal.value, unit)}." if goal else ""))
+    line = charts.Line(context.kommune_name.removesuffix(" Kommune"), dates, list(series.values), highlight=True)
+    result.charts.append(charts.time_chart([line], lambda v: fmt.with_unit(v, unit), alt, target=goal,
+                                           caption=f"{prefix}{indicator.name}, {context.kommune_name}",
+                                           invert_y=unit == "placering"))
+
+
+def _goal_line(result: Result, series: pd.Series) -> charts.TargetLine | None:
+    """The level the newest numeric target asks for, to draw on the chart."""
+    for target, _name in result.targets:
+        if target.kind in ("level", "rank") and target.value is not None:
+            return charts.TargetLine(f"Mål: {fmt.with_unit(target.value, result.indicator.unit)}", target.value)
+        if target.kind == "change" and target.value is not None and target.baseline_year in series.index:
+            goal = float(series.loc[target.baseline_year]) * (1 + target.value / 100)
+            return charts.TargetLine(f"Mål: {fmt.with_unit(goal, result.indicator.unit)}", goal)
+    return None
 
 
 CALCULATORS: dict[str, Callable[[Context, Result], None]] = {

@@ -113,6 +113,7 @@ def run(
     outputs_dir: Path = OUTPUTS_DIR,
     processed_dir: Path = PROCESSED_DIR,
     log: Callable[[str], None] = print,
+    example_data: bool = False,
 ) -> RunOutcome:
     """Make every brief of a cadence for a period; raises WorkbookError on bad input."""
     if cadence not in CADENCES:
@@ -145,6 +146,7 @@ def run(
         "comparison_group": "kommunegruppe",
         "strategy_period": strategy.default_strategy_period,
         "data": str(data or ""),
+        "example_data": example_data,
     }
     run_key = json.dumps({"parameters": parameters, "inputs": inputs, "code": code_hashes,
                           "version": __version__, "commit": commit}, sort_keys=True)

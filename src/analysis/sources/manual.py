@@ -1,0 +1,168 @@
+"""Analyst-kept files for the indicators whose numbers live outside Statistikbanken.
+
+One file per kind in data/raw/manual/ (templates in data/raw/manual/templates/, documented in
+data/raw/manual/README.md). `;`-separated UTF-8, as Excel saves "CSV UTF-8" with a Danish
+locale; a decimal comma or point both work. Every file is checked on load: columns, types,
+periods against the indicator's cadence, ranges, and a sample size for every survey share.
+
+Qualitative input (a committee's or the analyst's own words for a period) is a file too:
+data/raw/manual/kvalitativ.csv.
+
+Example::
+
+    frame = read_manual_csv(Path("data/raw/manual/survey.csv"), "survey", registry, areas)
+    frame.columns.tolist()   # ['indicator', 'area', 'period', 'value', 'n', 'source_note']
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.errors import WorkbookError
+from analysis.params import THEMES, Indicators, Strategy
+from analysis.paths import relative
+from analysis.periods import parse_period
+from analysis.sources.classification import Areas
+from analysis.sources.text import read_text
+
+
+@dataclass(frozen=True)
+class ManualKind:
+    """The columns and value range of one kind of manual file."""
+
+    description: str
+    low: float
+    high: float | None
+    integer: bool = False
+    extra: tuple[str, ...] = ()  # required columns beyond indicator;kommune;period;value
+
+
+KINDS = {
+    "rank": ManualKind("En placering i en rangliste (1 er bedst), fx DI's Lokalt Erhvervsklima.", 1, 98, integer=True),
+    "co2": ManualKind("Udledning i ton CO2-ækvivalenter fra kommunens energi- og CO2-regnskab.", 0, None),
+    "count": ManualKind("Et antal, fx klager, partnerskaber eller foreningsmedlemmer.", 0, None, integer=True),
+    "share": ManualKind("En andel i procent (0-100), fx sygefravær.", 0, 100),
+    "survey": ManualKind("En andel i procent fra en spørgeundersøgelse, med antal svar (n).", 0, 100, extra=("n",)),
+    "processing_time": ManualKind("En sagsbehandlingstid i dage.", 0, None),
+    "economy": ManualKind("Antal opfyldte økonomiske pejlemærker ud af et antal (of).", 0, None, integer=True, extra=("of",)),
+}
+BASE_COLUMNS = ("indicator", "kommune", "period", "value")
+OPTIONAL_COLUMNS = ("note",)
+CADENCE_FREQ = {"kvartal": "Q", "aar": "Y", "hvert-4-aar": "Y"}
+QUALITATIVE_COLUMNS = ("period", "theme", "committee", "author", "text")
+AUTHORS = {"udvalg": "Udvalgets vurdering", "analytiker": "Analytikerens vurdering"}
+NUMBER = re.compile(r"^-?\d+([.,]\d+)?$")
+
+
+def _frame(path: Path) -> pd.DataFrame:
+    text = read_text(path)
+    try:
+        return pd.read_csv(io.StringIO(text), sep=";", dtype=str, keep_default_na=False, comment=None)
+    except pd.errors.ParserError as err:
+        message = str(err).strip().splitlines()[-1]
+        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+        if match:
+            message = f"line {match.group(2)}: {match.group(3)} fields; expected {match.group(1)}"
+        raise WorkbookError(f"{relative(path)}: {message}") from None
+
+
+def _require_columns(frame: pd.DataFrame, required: tuple[str, ...], name: str) -> None:
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise WorkbookError(
+            f"{name} line 1: missing column(s) {', '.join(missing)}; expected {';'.join(required)} (see data/raw/manual/README.md)"
+        )
+
+
+def read_manual_csv(path: Path, kind: str, registry: Indicators, areas: Areas) -> pd.DataFrame:
+    """Read and check one manual file of a kind; returns indicator, area, period, value, n, of, note."""
+    name = relative(path)
+    spec = KINDS[kind]
+    frame = _frame(path)
+    required = (*BASE_COLUMNS, *spec.extra)
+    _require_columns(frame, required, name)
+    unknown = [c for c in frame.columns if c not in (*required, *OPTIONAL_COLUMNS)]
+    if unknown:
+        raise WorkbookError(f"{name} line 1: unknown column '{unknown[0]}'; expected {';'.join(required)}[;note]")
+    if frame.empty:
+        raise WorkbookError(f"{name}: a header but no rows")
+    known_areas = set(areas.municipalities["code"])
+    rows = []
+    for index, record in frame.iterrows():
+        line = index + 2
+        where = f"{name} line {line}"
+        indicator_id = record["indicator"].strip()
+        indicator = next((i for i in registry.indicators if i.id == indicator_id), None)
+        if indicator is None:
+            raise WorkbookError(f"{where}, column indicator: unknown indicator '{indicator_id}'")
+        if indicator.source.kind != "manual" or indicator.source.manual != kind:
+            expected = indicator.source.manual if indicator.source.kind == "manual" else f"none ({indicator.source.kind} data)"
+            raise WorkbookError(f"{where}, column indicator: '{indicator_id}' is not a {kind} indicator; its kind is {expected}")
+        code = record["kommune"].strip().zfill(3)
+        if code not in known_areas:
+            raise WorkbookError(f"{where}, column kommune: '{record['kommune']}' is not a kommunekode")
+        freq = CADENCE_FREQ[indicator.cadence]
+        try:
+            parse_period(record["period"], freq)
+        except ValueError as err:
+            raise WorkbookError(f"{where}, column period: {err} (indicator {indicator_id} is {indicator.cadence})") from None
+        value = _number(record["value"], f"{where}, column value", spec.integer)
+        if value < spec.low or (spec.high is not None and value > spec.high):
+            upper = "" if spec.high is None else f" to {spec.high:g}"
+            raise WorkbookError(f"{where}, column value: {record['value']} is out of range; expected {spec.low:g}{upper}")
+        row = {"indicator": indicator_id, "area": code, "period": record["period"].strip(), "value": value,
+               "n": None, "of": None, "note": record.get("note", "").strip()}
+        if "n" in spec.extra:
+            if not record["n"].strip():
+                raise WorkbookError(f"{where}, column n: a survey share needs its sample size (number of answers)")
+            row["n"] = _number(record["n"], f"{where}, column n", True)
+            if row["n"] < 1:
+                raise WorkbookError(f"{where}, column n: {record['n']}; expected at least 1 answer")
+        if "of" in spec.extra:
+            row["of"] = _number(record["of"], f"{where}, column of", True)
+            if value > row["of"]:
+                raise WorkbookError(f"{where}, column value: {record['value']} is more than of ({record['of']})")
+        rows.append(row)
+    result = pd.DataFrame(rows)
+    duplicated = result.duplicated(["indicator", "area", "period"], keep=False)
+    if duplicated.any():
+        first = [int(i) + 2 for i in duplicated[duplicated].index[:2]]
+        raise WorkbookError(f"{name} lines {first[0]} and {first[1]}: the same indicator, kommune and period twice")
+    return result
+
+
+def _number(text: str, where: str, integer: bool) -> float:
+    text = text.strip().replace(" ", "")
+    if not NUMBER.match(text):
+        raise WorkbookError(f"{where}: '{text}'; expected a number")
+    value = float(text.replace(",", "."))
+    if integer and value != int(value):
+        raise WorkbookError(f"{where}: '{text}'; expected a whole number")
+    return value
+
+
+def read_qualitative_csv(path: Path, strategy: Strategy) -> pd.DataFrame:
+    """Read the committees' and the analyst's own words, one row per period and theme."""
+    name = relative(path)
+    frame = _frame(path)
+    _require_columns(frame, QUALITATIVE_COLUMNS, name)
+    for index, record in frame.iterrows():
+        where = f"{name} line {index + 2}"
+        try:
+            parse_period(record["period"])
+        except ValueError as err:
+            raise WorkbookError(f"{where}, column period: {err}") from None
+        if record["theme"] not in (*THEMES, "overview"):
+            raise WorkbookError(f"{where}, column theme: '{record['theme']}'; expected one of {', '.join((*THEMES, 'overview'))}")
+        if record["committee"] and record["committee"] not in strategy.committee_ids:
+            raise WorkbookError(f"{where}, column committee: unknown committee '{record['committee']}'")
+        if record["author"] not in AUTHORS:
+            raise WorkbookError(f"{where}, column author: '{record['author']}'; expected {' or '.join(AUTHORS)}")
+        if not record["text"].strip():
+            raise WorkbookError(f"{where}, column text: empty")
+    return frame[list(QUALITATIVE_COLUMNS)]

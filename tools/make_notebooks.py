@@ -1,0 +1,59 @@
+"""Writes the four thin notebooks in notebooks/ (run from the project root: python tools/make_notebooks.py).
+
+The notebooks are source files committed without outputs; this script keeps their shape the same.
+Edit it, run it, and commit both when a section is added.
+"""
+import nbformat
+from nbformat.v4 import new_notebook, new_code_cell, new_markdown_cell
+
+PURPOSE = {
+    "growth": ("Growth", "Vækst i balance / Vækst og udvikling i balance / Øget vækst",
+               "population, population growth against the comparison group, young in- and out-movers, employment, and the growth indicators whose data is still missing"),
+    "community": ("Community", "Forpligtende fællesskaber / Forskellige sammen / Kerneopgaver",
+                  "children in the towns, partnerships, sickness absence, loneliness, association membership, people moving back"),
+    "cooperation": ("Cooperation", "Smidige og effektive processer / Smidigt samarbejde / Økonomi som mulighed",
+                    "complaints, satisfaction, case-processing times, DI's business-climate ranking"),
+    "overview": ("Overview", "all three sigtepunkter, for Kommunalbestyrelsen",
+                 "the indicator table of every theme and one headline chart per theme"),
+}
+PARAMS = '''period = "latest"  # "latest", a quarter like "2025K1" (cadence kvartal) or a year like "2024" (cadence aar)
+cadence = "kvartal"  # "kvartal" or "aar"
+kommune = 766  # kommunekode: Hedensted
+comparison_group = "kommunegruppe"  # the municipality's own DST group, or a group name such as "Landkommuner"
+strategy_period = "sigtepunkter-2022-2025"  # a key of params/strategy.yml: strategy_periods
+data = ""  # a raw data folder; "" means data/raw/, then ../shared/data
+example_data = False  # True fills manual indicators without a file with illustrative "Eksempeldata"
+run_id = ""  # set by `python -m analysis run`
+git_commit = ""  # set by `python -m analysis run`'''
+
+for theme, (name, sigtepunkt, holds) in PURPOSE.items():
+    nb = new_notebook()
+    intro = new_markdown_cell(
+        f"# {name} brief\n\n"
+        f"Sigtepunkt: {sigtepunkt}. This notebook makes the {'overview' if theme == 'overview' else theme} brief: {holds}.\n\n"
+        "All logic lives in `src/analysis`; this notebook only sets parameters and calls one section at a time. "
+        "Run it as it stands in JupyterLab, or through `python -m analysis run`, which executes it with papermill "
+        "and exports the HTML brief. This cell is for analysts and is left out of the brief."
+    )
+    intro.metadata["tags"] = ["analyst"]
+    parameters = new_code_cell(PARAMS)
+    parameters.metadata["tags"] = ["parameters"]
+    cells = [intro, parameters,
+             new_code_cell(
+                 "from analysis.brief import open_brief\n\n"
+                 f'brief = open_brief(theme="{theme}", period=period, cadence=cadence, kommune=kommune,\n'
+                 "                   comparison_group=comparison_group, strategy_period=strategy_period,\n"
+                 "                   data=data, example_data=example_data, run_id=run_id, git_commit=git_commit)\n"
+                 "brief.show_header()"),
+             new_code_cell("brief.show_summary()"),
+             new_code_cell("brief.show_indicator_table()"),
+             new_code_cell("brief.show_indicators()"),
+             new_code_cell("brief.show_qualitative()"),
+             new_code_cell("brief.show_sources()"),
+             new_code_cell("brief.show_footer()")]
+    nb.cells = cells
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"{theme}-{i}"
+    nbformat.write(nb, f"notebooks/{theme}.ipynb")

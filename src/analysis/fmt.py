@@ -73,9 +73,12 @@ def with_unit(value: float, unit: str) -> str:
 
 
 def change_with_unit(value: float, unit: str) -> str:
-    """Format a change by the indicator's unit."""
+    """Format a change by the indicator's unit: '+0,7 pct.-point', '+0,02', '−11,5 dage'."""
     if unit == "pct":
         return points(value, short=True)
     if unit == "forhold":
         return signed(value, 2)
-    return signed(value)
+    if unit in ("personer", "", "placering"):
+        return signed(value)
+    digits = 0 if abs(value) >= 100 or float(value).is_integer() else 1
+    return f"{signed(value, digits)}{NBSP}{unit}"

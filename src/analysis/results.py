@@ -20,6 +20,7 @@ import pandas as pd
 
 from analysis import charts, fmt, indicators, params, targets
 from analysis.example_data import example_observations
+from analysis.compare import resolve_group
 from analysis.errors import WorkbookError
 from analysis.ingest import MANUAL_PREFIX, Processed
 from analysis.params import Indicator, Strategy, Target
@@ -82,6 +83,8 @@ class Context:
     strategy: Strategy
     strategy_period: str
     example_data: bool = False
+    group_definite: str = ""  # 'oplandskommunerne'
+    group_description: str = ""  # 'i Danmarks Statistiks kommunegrupper'
 
     @classmethod
     def build(cls, processed: Processed, period: pd.Period, kommune: str, comparison_group: str,
@@ -89,23 +92,13 @@ class Context:
         areas = processed.areas
         if kommune not in set(areas.municipalities["code"]):
             raise WorkbookError(f"kommune {kommune}: not a municipality code in DST's Kommunegrupper")
-        if comparison_group == "kommunegruppe":
-            group = areas.group_of(kommune)
-        elif comparison_group in areas.groups:
-            group = comparison_group
-        else:
-            raise WorkbookError(
-                f"comparison_group '{comparison_group}': unknown; expected 'kommunegruppe' or one of {', '.join(areas.groups)}"
-            )
         if strategy_period not in strategy.strategy_periods:
             raise WorkbookError(
                 f"strategy_period '{strategy_period}': unknown; expected one of {', '.join(strategy.strategy_periods)}"
             )
-        members = areas.members(group)
-        if kommune not in members:
-            members = sorted([*members, kommune])
-        return cls(processed, period, kommune, areas.name_of(kommune), group, members, strategy, strategy_period,
-                   example_data)
+        group = resolve_group(comparison_group, kommune, processed, period)
+        return cls(processed, period, kommune, areas.name_of(kommune), group.label, group.members, strategy,
+                   strategy_period, example_data, group.definite, group.description)
 
     @property
     def obs(self) -> pd.DataFrame:
@@ -114,7 +107,7 @@ class Context:
     @property
     def others_label(self) -> str:
         """'de 23 andre oplandskommuner'."""
-        return f"de {len(self.members) - 1} andre {self.group_name.lower()}"
+        return f"de {len(self.members) - 1} andre {self.group_name}"
 
     def name(self, code_: str) -> str:
         return self.processed.areas.name_of(code_)
@@ -225,14 +218,14 @@ def _growth(context: Context, result: Result) -> None:
         charts.Line("Gns. andre", dates, [r["mean_others"] for r in rows]),
         charts.Line(context.kommune_name.removesuffix(" Kommune"), dates, [r["value"] for r in rows], highlight=True),
     ]
-    band = charts.Band(f"den midterste halvdel af {context.group_name.lower()}ne", dates, [r["q25"] for r in rows], [r["q75"] for r in rows])
+    band = charts.Band(f"den midterste halvdel af {context.group_definite}", dates, [r["q25"] for r in rows], [r["q75"] for r in rows])
     alt = (f"Linjediagram: befolkningsvæksten over tolv måneder i {context.kommune_name} og gennemsnittet for "
            f"{context.others_label} fra {date_label(dates[0].date())} til {date_label(dates[-1].date())}. "
            f"Senest {fmt.percent(value)} mod {fmt.percent(latest['mean_others'])} i gennemsnit; "
            f"{context.kommune_name.removesuffix(' Kommune')} var over gennemsnittet "
            f"{sum(r['value'] > r['mean_others'] for r in rows)} af {len(rows)} gange.")
     result.charts.append(charts.time_chart(lines, lambda v: fmt.percent(v), alt, band=band,
-                                           caption=f"Vækst over tolv måneder, {context.kommune_name} og {context.group_name.lower()}."))
+                                           caption=f"Vækst over tolv måneder, {context.kommune_name} og {context.group_name}."))
 
 
 def _movers(context: Context, result: Result) -> None:
@@ -267,7 +260,7 @@ def _movers(context: Context, result: Result) -> None:
     result.sentences.append("Tallene tæller kun flytninger mellem danske kommuner, ikke flytninger til og fra udlandet.")
     values = {context.name(c): table.loc[c, "ratio"] for c in context.members if c in table.index}
     target_line = charts.TargetLine(f"Mål {fmt.decimal(level.value, 2)}", level.value) if level is not None else None
-    alt = (f"Søjlediagram: tilflyttere pr. fraflytter blandt 18-36-årige i {year} for {len(values)} {context.group_name.lower()}. "
+    alt = (f"Søjlediagram: tilflyttere pr. fraflytter blandt 18-36-årige i {year} for {len(values)} {context.group_name}. "
            f"{context.kommune_name} har {fmt.decimal(own['ratio'], 2)} og ligger nr. {latest['rank']}; "
            f"højest er {max(values, key=values.get)} med {fmt.decimal(max(values.values()), 2)}, "
            f"lavest {min(values, key=values.get)} med {fmt.decimal(min(values.values()), 2)}."
@@ -311,12 +304,12 @@ def _employment(context: Context, result: Result) -> None:
         charts.Line("Gns. andre", years, [r["mean_others"] for r in rows]),
         charts.Line(context.kommune_name.removesuffix(" Kommune"), years, [r["value"] for r in rows], highlight=True),
     ]
-    band = charts.Band(f"den midterste halvdel af {context.group_name.lower()}ne", years, [r["q25"] for r in rows], [r["q75"] for r in rows])
+    band = charts.Band(f"den midterste halvdel af {context.group_definite}", years, [r["q25"] for r in rows], [r["q75"] for r in rows])
     alt = (f"Linjediagram: beskæftigelsesfrekvensen for 16-64-årige i {context.kommune_name} fra {rates.index.min()} "
            f"til {year}, fra {fmt.percent(rows[0]['value'])} til {fmt.percent(value)}; gennemsnittet for "
            f"{context.others_label} gik fra {fmt.percent(rows[0]['mean_others'])} til {fmt.percent(latest['mean_others'])}.")
     result.charts.append(charts.time_chart(lines, lambda v: fmt.percent(v), alt, band=band,
-                                           caption=f"Beskæftigelsesfrekvens 16-64 år, {context.kommune_name} og {context.group_name.lower()}."))
+                                           caption=f"Beskæftigelsesfrekvens 16-64 år, {context.kommune_name} og {context.group_name}."))
 
 
 def _manual_rows(context: Context, indicator: Indicator) -> tuple[pd.DataFrame, bool]:

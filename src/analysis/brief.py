@@ -24,7 +24,8 @@ from pydantic import Field, ValidationError, field_validator
 
 from analysis import __version__, fmt, indicators, params, results
 from analysis.errors import WorkbookError
-from analysis.ingest import Processed, data_location, load_processed
+from analysis.ingest import MANUAL_PREFIX, Processed, data_location, load_processed
+from analysis.sources.manual import KINDS
 from analysis.params import THEMES, Strict
 from analysis.paths import PROJECT_ROOT
 from analysis.periods import CADENCE_LABELS, CADENCES, code, date_label, label, parse_period
@@ -237,12 +238,16 @@ class Brief:
         used = sorted({t for theme in self.themes for r in self.results[theme] if r.has_data for t in r.tables_used})
         rows = []
         for table in used:
-            spec = sources.tables[table]
+            if table.startswith(MANUAL_PREFIX):
+                kind = table.removeprefix(MANUAL_PREFIX)
+                title, citation = KINDS[kind].description, f"Kilde: {self.kommune_name}, egne opgørelser"
+            else:
+                title, citation = sources.tables[table].title, sources.tables[table].citation
             vintage = self.processed.vintages.get(table)
             rows.append({
                 "table": table,
-                "title": spec.title,
-                "citation": spec.citation,
+                "title": title,
+                "citation": citation,
                 "vintage": label(parse_period(vintage)) if vintage else "",
                 "file": self.processed.inputs[table]["file"].rsplit("/", 1)[-1],
                 "sha256": self.processed.inputs[table]["sha256"][:12],

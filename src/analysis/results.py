@@ -159,6 +159,8 @@ def _population(context: Context, result: Result) -> None:
     value = float(series.loc[now])
     result.value, result.value_text, result.as_of = value, fmt.number(value), short_date(now.date())
     result.series = series
+    size = indicators.group_comparison(population.loc[now], context.kommune, context.members)
+    result.comparison = f"Nr. {size['rank']} af {size['n']} efter størrelse; gns. for de andre {fmt.number(size['mean_others'])}"
     result.tables_used = ["FOLK1AM"] if freq_of(period) == "Q" else ["INDBYGGERE", "FOLK1AM"]
     if previous in series.index and freq_of(period) == "Q":
         result.change_previous = fmt.signed(value - series.loc[previous])

@@ -63,20 +63,48 @@ def test_each_brief_is_clean_danish_html(quarterly, name):
         assert len(image["alt"]) > 40
 
 
-def test_growth_brief_shows_real_numbers_against_the_group(quarterly):
+def test_quarterly_growth_brief_carries_the_quarterly_indicators(quarterly):
     soup = _soup(quarterly / "2025K1" / "kvartal" / "briefs" / "growth.html")
     rows = _table_rows(soup)
+    assert list(rows) == ["Folketal", "Befolkningsvækst mod sammenlignelige kommuner"]
     assert rows["Folketal"][:5] == ["48.167 1. jan. 2025", "+213", "+442 (+0,9\u00a0%)", "Flere borgere", "✔ På rette vej"]
-    assert rows["Tilflyttere pr. fraflytter, 18-36 år"][0] == "1,03 2024"
-    assert "Mindst 1,10 i 2022" in rows["Tilflyttere pr. fraflytter, 18-36 år"][3]
-    assert rows["Tilflyttere pr. fraflytter, 18-36 år"][4] == "✘ Ikke på rette vej"
-    assert rows["Beskæftigelsesfrekvens, 16-64 år"][0] == "82,2\u00a0% 2021"
     assert rows["Befolkningsvækst mod sammenlignelige kommuner"][5] == "Nr. 2 af 24; gns. for de andre 0,2\u00a0%"
-    assert "Målet på 1,10 i 2022 blev ikke nået: tallet var 1,03 i 2024" in soup.get_text()
+    assert len(soup.find_all("img")) == 2
+    assert "Opgøres årligt og er med i den årlige opfølgning: Tilflyttere pr. fraflytter, 18-36 år," in soup.get_text()
+
+
+@pytest.fixture(scope="module")
+def annual(tmp_path_factory) -> Path:
+    outputs = tmp_path_factory.mktemp("annual")
+    done = workbook("run", "--cadence", "aar", "--period", "2024", "--outputs", str(outputs))
+    assert done.returncode == 0, done.stderr
+    return outputs / "2024" / "aar"
+
+
+def test_annual_growth_brief_shows_real_numbers_against_the_group(annual):
+    soup = _soup(annual / "briefs" / "growth.html")
+    assert "Årlig opfølgning · 2024" in soup.select_one("p.meta").text
+    rows = _table_rows(soup)
+    assert rows["Folketal"][:2] == ["48.167 1. jan. 2025", "+442 (+0,9\u00a0%)"]
+    assert rows["Befolkningsvækst mod sammenlignelige kommuner"][0] == "0,9\u00a0% 1. jan. 2024-1. jan. 2025"
+    assert rows["Tilflyttere pr. fraflytter, 18-36 år"][0] == "1,03 2024"
+    assert "Mindst 1,10 i 2022" in rows["Tilflyttere pr. fraflytter, 18-36 år"][2]
+    assert rows["Tilflyttere pr. fraflytter, 18-36 år"][3] == "✘ Ikke på rette vej"
+    assert rows["Beskæftigelsesfrekvens, 16-64 år"][0] == "82,2\u00a0% 2021"
     assert len(soup.find_all("img")) == 4
     assert "1.431 18-36-årige" in soup.get_text() and "1.385 flyttede den anden vej" in soup.get_text()
+    assert "Målet på 1,10 i 2022 blev ikke nået: tallet var 1,03 i 2024" in soup.get_text()
     flows = soup.select("section#movers_18_36 table tbody tr")
     assert [row.th.text for row in flows[:3]] == ["Horsens", "Vejle", "Aarhus"]
+
+
+def test_annual_run_makes_a_brief_per_committee(annual):
+    names = sorted(p.stem for p in (annual / "briefs").glob("udvalg-*.html"))
+    assert names == ["udvalg-beskaeftigelse", "udvalg-laering", "udvalg-oekonomiudvalget", "udvalg-social-omsorg", "udvalg-vtf"]
+    soup = _soup(annual / "briefs" / "udvalg-beskaeftigelse.html")
+    assert soup.h1.text == "Udvalgsbrief: Beskæftigelse"
+    assert "Arbejde er vejen til uddannelse for flere unge" in soup.select_one("section.focus-areas").text
+    assert list(_table_rows(soup)) == ["Beskæftigelsesfrekvens, 16-64 år"]
 
 
 def _table_rows(soup: BeautifulSoup) -> dict[str, list[str]]:
@@ -84,13 +112,17 @@ def _table_rows(soup: BeautifulSoup) -> dict[str, list[str]]:
     return {row.th.text: [td.get_text(" ", strip=True) for td in row.find_all("td")] for row in rows}
 
 
-def test_theme_without_data_says_so_without_numbers(quarterly):
-    soup = _soup(quarterly / "2025K1" / "kvartal" / "briefs" / "community.html")
+def test_theme_without_data_says_so_without_numbers(quarterly, annual):
+    soup = _soup(annual / "briefs" / "community.html")
     text = soup.get_text()
     assert "Alle 7 indikatorer har endnu ingen data" in text
     assert "Indikatorer uden data endnu" in text
     assert soup.find("img") is None
     assert soup.select("section.indicator-table table") == []
+    quarterly_text = _soup(quarterly / "2025K1" / "kvartal" / "briefs" / "community.html").get_text()
+    assert "Indikatoren har endnu ingen data: Sygefravær blandt kommunens ansatte." in quarterly_text
+    cooperation = _soup(quarterly / "2025K1" / "kvartal" / "briefs" / "cooperation.html").get_text()
+    assert "Ingen af indikatorerne følges kvartalsvis." in cooperation
 
 
 def test_overview_gathers_the_three_themes(quarterly):
@@ -128,16 +160,6 @@ def test_missing_table_gets_one_line(tmp_path):
     assert done.stderr.strip().startswith("error: table FOLK1AM (Befolkningen den 1. i måneden) is missing")
     assert "data/raw/statbank/FOLK1AM.csv" in done.stderr
     assert not (tmp_path / "out").exists()
-
-
-def test_annual_run_for_2024(tmp_path):
-    done = workbook("run", "--cadence", "aar", "--period", "2024", "--outputs", str(tmp_path))
-    assert done.returncode == 0, done.stderr
-    soup = _soup(tmp_path / "2024" / "aar" / "briefs" / "growth.html")
-    assert "Årlig opfølgning · 2024" in soup.select_one("p.meta").text
-    rows = _table_rows(soup)
-    assert rows["Folketal"][:2] == ["48.167 1. jan. 2025", "+442 (+0,9\u00a0%)"]
-    assert rows["Befolkningsvækst mod sammenlignelige kommuner"][0] == "0,9\u00a0% 1. jan. 2024-1. jan. 2025"
 
 
 def test_papermill_with_a_numeric_period_runs_the_notebook(tmp_path):

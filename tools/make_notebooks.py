@@ -15,6 +15,8 @@ PURPOSE = {
                     "complaints, satisfaction, case-processing times, DI's business-climate ranking"),
     "overview": ("Overview", "all three sigtepunkter, for Kommunalbestyrelsen",
                  "the indicator table of every theme and one headline chart per theme"),
+    "committee": ("Committee", "the sigtepunkter as one committee (udvalg) works with them",
+                  "the committee's focus areas, the indicators that follow them, its fokusliste items and its own words"),
 }
 PARAMS = '''period = "latest"  # "latest", a quarter like "2025K1" (cadence kvartal) or a year like "2024" (cadence aar)
 cadence = "kvartal"  # "kvartal" or "aar"
@@ -30,18 +32,22 @@ for theme, (name, sigtepunkt, holds) in PURPOSE.items():
     nb = new_notebook()
     intro = new_markdown_cell(
         f"# {name} brief\n\n"
-        f"Sigtepunkt: {sigtepunkt}. This notebook makes the {'overview' if theme == 'overview' else theme} brief: {holds}.\n\n"
+        f"Sigtepunkt: {sigtepunkt}. This notebook makes the {theme} brief: {holds}.\n\n"
         "All logic lives in `src/analysis`; this notebook only sets parameters and calls one section at a time. "
         "Run it as it stands in JupyterLab, or through `python -m analysis run`, which executes it with papermill "
         "and exports the HTML brief. This cell is for analysts and is left out of the brief."
     )
     intro.metadata["tags"] = ["analyst"]
-    parameters = new_code_cell(PARAMS)
+    source = PARAMS
+    if theme == "committee":
+        source = 'committee = "oekonomiudvalget"  # a committee id of the strategy period in params/strategy.yml\n' + PARAMS.replace(
+            'cadence = "kvartal"  # "kvartal" or "aar"', 'cadence = "aar"  # committee briefs belong to the annual follow-up')
+    parameters = new_code_cell(source)
     parameters.metadata["tags"] = ["parameters"]
     cells = [intro, parameters,
              new_code_cell(
                  "from analysis.brief import open_brief\n\n"
-                 f'brief = open_brief(theme="{theme}", period=period, cadence=cadence, kommune=kommune,\n'
+                 f'brief = open_brief(theme="{theme}", {"committee=committee, " if theme == "committee" else ""}period=period, cadence=cadence, kommune=kommune,\n'
                  "                   comparison_group=comparison_group, strategy_period=strategy_period,\n"
                  "                   data=data, example_data=example_data, run_id=run_id, git_commit=git_commit)\n"
                  "brief.show_header()"),

@@ -42,7 +42,8 @@ _templates = Environment(
 class BriefParameters(Strict):
     """The parameters every notebook takes, checked before anything runs."""
 
-    theme: Literal["growth", "community", "cooperation", "overview"]
+    theme: Literal["growth", "community", "cooperation", "overview", "committee"]
+    committee: str = ""
     period: str = Field(pattern=r"^(latest|\d{4}(K[1-4])?)$")
     cadence: Literal["kvartal", "aar"]
     kommune: int = Field(ge=101, le=999)
@@ -119,8 +120,34 @@ class Brief:
 
     @property
     def themes(self) -> list[str]:
+        """The groups of indicators the brief shows: one theme, all three (overview), or a committee's."""
         theme = self.parameters.theme
         return list(THEMES) if theme == "overview" else [theme]
+
+    @cached_property
+    def committee(self) -> params.Committee | None:
+        if self.parameters.theme != "committee":
+            return None
+        if not self.parameters.committee:
+            raise WorkbookError("notebook parameter committee: a committee brief needs a committee id")
+        return self.strategy_period.committee(self.parameters.committee)
+
+    def _selected(self, theme: str) -> list[params.Indicator]:
+        """A quarterly brief carries the indicators followed quarterly; an annual one carries all."""
+        if theme == "committee":
+            chosen = [i for i in self.registry.indicators if self.committee.id in i.committees]
+        else:
+            chosen = self.registry.for_theme(theme)
+        if self.parameters.cadence == "kvartal":
+            chosen = [i for i in chosen if i.cadence == "kvartal"]
+        return chosen
+
+    def annual_only(self, theme: str) -> list[params.Indicator]:
+        """The theme's indicators that only the annual follow-up carries."""
+        if self.parameters.cadence != "kvartal":
+            return []
+        everything = self.registry.for_theme(theme) if theme != "committee" else []
+        return [i for i in everything if i.cadence != "kvartal"]
 
     @cached_property
     def results(self) -> dict[str, list[results.Result]]:
@@ -129,7 +156,7 @@ class Brief:
         by_theme = {}
         for theme in self.themes:
             by_theme[theme] = []
-            for indicator in self.registry.for_theme(theme):
+            for indicator in self._selected(theme):
                 if indicator.id not in computed:
                     computed[indicator.id] = results.compute(self.context, indicator)
                 by_theme[theme].append(computed[indicator.id])
@@ -152,7 +179,31 @@ class Brief:
     def title(self) -> str:
         if self.parameters.theme == "overview":
             return "Strategiopfølgning: overblik"
+        if self.committee is not None:
+            return f"Udvalgsbrief: {self.committee.name}"
         return self.sigtepunkt_name(self.parameters.theme)
+
+    @property
+    def kicker(self) -> str:
+        if self.parameters.theme == "overview":
+            return f"{self.strategy_period.name}: de tre sigtepunkter"
+        if self.committee is not None:
+            return f"Udvalgets fokusområder i {self.strategy_period.name}"
+        return f"Sigtepunkt i {self.strategy_period.name}"
+
+    def focus_areas(self) -> list[tuple[str, list[str]]]:
+        """A committee's focus areas under each sigtepunkt."""
+        return [(s.name, [a.name for a in self.committee.focus_areas if a.theme == s.theme])
+                for s in self.strategy_period.sigtepunkter]
+
+    def fokusliste(self) -> list[params.FokuslisteItem]:
+        """The strategy period's fokusliste (all of it, or the committee's items), in annual briefs."""
+        if self.parameters.cadence != "aar":
+            return []
+        items = self.strategy_period.fokusliste
+        if self.committee is not None:
+            return [i for i in items if self.committee.id in i.committees]
+        return items if self.parameters.theme == "overview" else []
 
     @property
     def document_title(self) -> str:
@@ -169,8 +220,7 @@ class Brief:
         inhabitants = population.loc[now, self.context.kommune]
         return self._render(
             "header.html.j2",
-            kicker=(f"{self.strategy_period.name}: de tre sigtepunkter" if self.parameters.theme == "overview"
-                    else f"Sigtepunkt i {self.strategy_period.name}"),
+            kicker=self.kicker,
             cadence_label=CADENCE_LABELS[self.parameters.cadence].capitalize(),
             period_label=label(self.period),
             key_fact=f"{fmt.number(inhabitants)} indbyggere den {date_label(now.date())}",
@@ -187,7 +237,10 @@ class Brief:
         from analysis.sources.manual import AUTHORS
 
         frame = self.processed.qualitative
-        rows = frame[(frame["period"] == code(self.period)) & (frame["theme"] == self.parameters.theme)]
+        if self.committee is not None:
+            rows = frame[(frame["period"] == code(self.period)) & (frame["committee"] == self.committee.id)]
+        else:
+            rows = frame[(frame["period"] == code(self.period)) & (frame["theme"] == self.parameters.theme)]
         names = {c.id: c.name for p in self.strategy.strategy_periods.values() for c in p.committees}
         entries = [{"author": AUTHORS[r.author], "committee": names.get(r.committee, ""), "text": r.text}
                    for r in rows.itertuples()]
@@ -206,10 +259,14 @@ class Brief:
         missing = len({r.indicator.id for r in all_results if not r.has_data})
         total = len({r.indicator.id for r in all_results})
         if missing == total:
-            sentences.append(f"Ingen af de {total} indikatorer har data i arbejdsbogen endnu; "
+            which = "Indikatoren" if total == 1 else f"Ingen af de {total} indikatorer"
+            verb = "har ikke" if total == 1 else "har"
+            sentences.append(f"{which} {verb} data i arbejdsbogen endnu; "
                              "briefen viser, hvad der skal følges, og hvor tallene skal komme fra.")
         elif missing:
             sentences.append(f"{missing} af de {total} indikatorer har endnu ingen data og er listet sidst.")
+        if not total:
+            sentences.append("Ingen af sigtepunktets indikatorer følges kvartalsvis; de er med i den årlige opfølgning.")
         return sentences
 
     def summary_html(self) -> str:
@@ -223,7 +280,9 @@ class Brief:
         theme = self.themes[0]
         with_data = [r for r in self.results[theme] if r.has_data]
         without = [r for r in self.results[theme] if not r.has_data]
-        return self._render("indicators.html.j2", with_data=with_data, without=without)
+        names = {c.id: c.name for c in self.strategy_period.committees}
+        return self._render("indicators.html.j2", with_data=with_data, without=without,
+                            fokusliste=self.fokusliste(), committee_names=names)
 
     def overview_html(self) -> str:
         """One headline chart per theme that has one: the first chart of its first indicator with data."""
@@ -231,7 +290,8 @@ class Brief:
         for theme in self.themes:
             first = next((r for r in self.results[theme] if r.has_data and r.charts), None)
             highlights.append((theme, first))
-        return self._render("overview.html.j2", highlights=highlights)
+        names = {c.id: c.name for c in self.strategy_period.committees}
+        return self._render("overview.html.j2", highlights=highlights, fokusliste=self.fokusliste(), committee_names=names)
 
     def sources_html(self) -> str:
         sources = params.load_sources()
@@ -279,7 +339,10 @@ class Brief:
         self._show(self.indicator_table_html())
 
     def show_indicators(self) -> None:
-        self._show(self.overview_html() if self.parameters.theme == "overview" else self.indicators_html())
+        if self.parameters.theme == "overview":
+            self._show(self.overview_html())
+        else:
+            self._show(self.indicators_html())
 
     def show_qualitative(self) -> None:
         self._show(self.qualitative_html())

@@ -187,7 +187,8 @@ class Indicators(Strict):
 class Job(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     notebook: str
-    theme: Literal["growth", "community", "cooperation", "overview"]
+    theme: Literal["growth", "community", "cooperation", "overview", "committee"]
+    committee: str = ""  # for theme committee: a committee id of the default strategy period
 
 
 class Runs(Strict):
@@ -281,4 +282,20 @@ def load_indicators(params_dir: Path = PARAMS_DIR) -> Indicators:
 
 @lru_cache(maxsize=8)
 def load_runs(params_dir: Path = PARAMS_DIR) -> Runs:
-    return load_model(params_dir / "runs.yml", Runs)
+    runs = load_model(params_dir / "runs.yml", Runs)
+    strategy = load_strategy(params_dir)
+    period = strategy.strategy_periods[strategy.default_strategy_period]
+    for cadence, jobs in runs.cadences.items():
+        names = [job.name for job in jobs]
+        for job in jobs:
+            if names.count(job.name) > 1:
+                raise WorkbookError(f"{relative(params_dir / 'runs.yml')}: cadences.{cadence}: duplicate job name '{job.name}'")
+            if (job.theme == "committee") != bool(job.committee):
+                raise WorkbookError(f"{relative(params_dir / 'runs.yml')}: cadences.{cadence}: job {job.name}: "
+                                    "a committee job needs `committee`, and only a committee job has one")
+            if job.committee:
+                try:
+                    period.committee(job.committee)
+                except WorkbookError as err:
+                    raise WorkbookError(f"{relative(params_dir / 'runs.yml')}: cadences.{cadence}: job {job.name}: {err}") from None
+    return runs

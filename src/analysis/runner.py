@@ -161,7 +161,10 @@ def run(
         (build / "executed").mkdir()
         (build / "briefs").mkdir()
         for job in jobs:
-            outcome.jobs.append(_execute(job, parameters | {"run_id": run_id, "git_commit": commit}, build, log))
+            job_parameters = parameters | {"run_id": run_id, "git_commit": commit}
+            if job.committee:
+                job_parameters["committee"] = job.committee
+            outcome.jobs.append(_execute(job, job_parameters, build, log))
         manifest = {
             "run_id": run_id,
             "cadence": cadence,

@@ -51,7 +51,7 @@ def test_environment_yml_matches_pyproject_and_lock():
 
 def test_notebooks_are_clean_and_thin():
     notebooks = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
-    assert [n.stem for n in notebooks] == ["community", "cooperation", "growth", "overview"]
+    assert [n.stem for n in notebooks] == ["committee", "community", "cooperation", "growth", "overview"]
     for path in notebooks:
         notebook = nbformat.read(path, as_version=4)
         code = [c for c in notebook.cells if c.cell_type == "code"]

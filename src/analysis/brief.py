@@ -224,7 +224,7 @@ class Brief:
             cadence_label=CADENCE_LABELS[self.parameters.cadence].capitalize(),
             period_label=label(self.period),
             key_fact=f"{fmt.number(inhabitants)} indbyggere den {date_label(now.date())}",
-            comparison=f"Sammenlignes med {self.context.others_label}, {self.context.group_description}",
+            comparison=f"Sammenlignes med {self.context.others_label} ({self.context.group_description})",
         )
 
     @property

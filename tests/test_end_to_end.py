@@ -43,7 +43,7 @@ def test_quarterly_run_publishes_four_briefs_and_a_manifest(quarterly):
     assert [job["status"] for job in manifest["jobs"]] == ["ok"] * 4
     assert manifest["inputs"]["FOLK1AM"]["sha256"] == "dfb09b8848f55d8521744aef771cbcdd0673aab3be687f60f0ad8d8226ceb7d8"
     assert manifest["vintages"]["FOLK1AM"] == "2025M03"
-    assert not list(quarterly.glob("2025K1/.*")), "no temporary folder is left behind"
+    assert not list(quarterly.glob("2025K1/.kvartal.building-*")), "no temporary folder is left behind"
 
 
 @pytest.mark.parametrize("name", BRIEFS)

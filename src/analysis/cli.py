@@ -34,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--period", default="latest", help="latest, a quarter like 2025K1, or a year like 2024")
     run.add_argument("--data", help="folder with raw tables (default: data/raw/, then ../shared/data)")
     run.add_argument("--outputs", type=Path, help="where runs are published (default: outputs/)")
+    run.add_argument("--force", action="store_true", help="run every notebook again, even when nothing changed")
+    run.add_argument("--jobs", type=int, help="notebooks run at once (default: two per core)")
     run.add_argument("--example-data", action="store_true",
                      help="fill manual indicators that have no file with illustrative data, marked Eksempeldata")
 
@@ -62,7 +64,7 @@ def _run(args: argparse.Namespace) -> int:
     from analysis.paths import OUTPUTS_DIR
 
     outcome = runner.run(args.cadence, args.period, data=args.data, outputs_dir=args.outputs or OUTPUTS_DIR, log=_log,
-                         example_data=args.example_data)
+                         example_data=args.example_data, force=args.force, workers=args.jobs)
     if outcome.failed:
         _log(f"error: {len(outcome.failed)} job(s) failed: {', '.join(outcome.failed)}")
         return EXIT_JOB_FAILED

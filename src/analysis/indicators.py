@@ -12,12 +12,41 @@ Example::
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 
 from analysis.errors import WorkbookError
 from analysis.periods import code, freq_of
 
 YOUTH_AGES = (18, 36)
+_memo: dict = {}
+
+
+def memoised(function):
+    """Compute once per observations table: a brief asks for the same series many times.
+
+    Results are shared, so callers must not change them in place (pandas' copy-on-write
+    makes an accidental change local to the caller anyway).
+    """
+    @functools.wraps(function)
+    def wrapper(obs: pd.DataFrame, *args):
+        if _memo.get("obs") is not obs:
+            _memo.clear()
+            _memo["obs"] = obs
+        key = (function.__name__, *args)
+        if key not in _memo:
+            _memo[key] = function(obs, *args)
+        return _memo[key]
+    return wrapper
+
+
+@memoised
+def manual_rows(obs: pd.DataFrame) -> pd.DataFrame:
+    """The rows read from the analyst's manual files."""
+    tables = [t for t in obs["table"].cat.categories if str(t).startswith("manual/")]
+    rows = obs[obs["table"].isin(tables)]
+    return rows.assign(measure=rows["measure"].astype(str), area=rows["area"].astype(str), period=rows["period"].astype(str))
 
 
 def _table(obs: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -27,6 +56,7 @@ def _table(obs: pd.DataFrame, table: str) -> pd.DataFrame:
     return rows
 
 
+@memoised
 def population_monthly(obs: pd.DataFrame) -> pd.DataFrame:
     """Population on the first of each month (FOLK1AM): dates (rows) x area codes (columns)."""
     monthly = _table(obs, "FOLK1AM")
@@ -35,6 +65,7 @@ def population_monthly(obs: pd.DataFrame) -> pd.DataFrame:
     return frame.pivot(index="date", columns="area", values="value").sort_index()
 
 
+@memoised
 def population_january(obs: pd.DataFrame) -> pd.DataFrame:
     """Population on 1 January, 1993 on: noegletal, and FOLK1AM's January months where it has them.
 
@@ -108,14 +139,16 @@ def group_comparison(values: pd.Series, kommune: str, members: list[str], higher
     }
 
 
+@memoised
 def _youth_moves(obs: pd.DataFrame, year: int, ages: tuple[int, int]) -> pd.DataFrame:
     flows = _table(obs, "FLY66")
-    flows = flows[(flows["period"].astype(str) == str(year)) & flows["age"].between(*ages)]
+    flows = flows[(flows["period"] == str(year)) & flows["age"].between(*ages)]
     if flows.empty:
         raise WorkbookError(f"FLY66 has no moves for {year}; the processed data covers {', '.join(sorted(map(str, _table(obs, 'FLY66')['period'].unique())))}")
     return flows.assign(area=flows["area"].astype(str), origin=flows["origin"].astype(str))
 
 
+@memoised
 def movers(obs: pd.DataFrame, year: int, ages: tuple[int, int] = YOUTH_AGES) -> pd.DataFrame:
     """Moves in and out of each municipality in a year for an age band, and in-movers per out-mover."""
     flows = _youth_moves(obs, year, ages)
@@ -137,10 +170,12 @@ def top_flows(obs: pd.DataFrame, kommune: str, year: int, ages: tuple[int, int] 
     return table.sort_values(["total", "in"], ascending=False).head(n)
 
 
+@memoised
 def flow_years(obs: pd.DataFrame) -> list[int]:
     return sorted(int(p) for p in _table(obs, "FLY66")["period"].astype(str).unique())
 
 
+@memoised
 def annual_rate(obs: pd.DataFrame, table: str, until_year: int) -> pd.DataFrame:
     """An annual rate table (years x area codes), up to a year."""
     rows = _table(obs, table)

@@ -316,11 +316,10 @@ def _employment(context: Context, result: Result) -> None:
 
 def _manual_rows(context: Context, indicator: Indicator) -> tuple[pd.DataFrame, bool]:
     """The municipality's rows of a manual indicator: the analyst's file, else Eksempeldata if asked."""
-    obs = context.obs
-    rows = obs[obs["table"].astype(str).str.startswith(MANUAL_PREFIX) & (obs["measure"] == indicator.id)
-               & (obs["area"] == context.kommune)]
+    manual = indicators.manual_rows(context.obs)
+    rows = manual[(manual["measure"] == indicator.id) & (manual["area"] == context.kommune)]
     if not rows.empty:
-        return rows[["period", "value", "n"]].assign(period=rows["period"].astype(str)), False
+        return rows[["period", "value", "n"]], False
     if not context.example_data:
         return rows, False
     examples = example_observations(params.load_indicators(), context.kommune)

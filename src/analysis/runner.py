@@ -14,12 +14,17 @@ Example::
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -35,15 +40,16 @@ from analysis.periods import CADENCES, cadence_period, code
 
 PACKAGES = ["analysis", "pandas", "matplotlib", "papermill", "nbconvert", "scipy", "babel", "pyarrow"]
 KERNEL = "python3"
+JOB_TIMEOUT = 600  # seconds a notebook cell may take before its job fails
 
 
-def _kernel_manager_class():
-    """Kernels talk over local IPC sockets (in Jupyter's runtime folder) rather than open TCP ports."""
+def _kernel_manager_class(socket_dir: str):
+    """Kernels talk over local IPC sockets in a folder of their own, rather than open TCP ports."""
     from jupyter_client.manager import AsyncKernelManager
 
     class IPCKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs):
-            super().__init__(transport="ipc", **kwargs)
+            super().__init__(transport="ipc", ip=os.path.join(socket_dir, "kernel"), **kwargs)
 
     return IPCKernelManager
 
@@ -56,6 +62,7 @@ class JobOutcome:
     seconds: float = 0.0
     brief: str = ""
     error: str = ""
+    key: str = ""
 
 
 @dataclass
@@ -68,7 +75,7 @@ class RunOutcome:
 
     @property
     def failed(self) -> list[str]:
-        return [job.name for job in self.jobs if job.status != "ok"]
+        return [job.name for job in self.jobs if job.status == "failed"]
 
 
 def file_digest(path: Path) -> str:
@@ -106,6 +113,46 @@ def _document_title(notebook: nbformat.NotebookNode) -> str:
     return "Strategiopfølgning"
 
 
+def code_digest() -> str:
+    """One hash of the package's source and templates: a change to either re-runs every job."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in (".py", ".j2", ".css", ".json")):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def job_key(notebook: Path, parameters: dict, data_fingerprint: str, code: str, params_hashes: dict) -> str:
+    """What a job's result depends on. The run id and git commit are left out: they change with
+    every commit, and a brief made from the same inputs by the same code need not be made again."""
+    stable = {k: v for k, v in parameters.items() if k not in ("run_id", "git_commit")}
+    record = {"notebook": file_digest(notebook), "parameters": stable, "data": data_fingerprint, "code": code,
+              "params": params_hashes}
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+
+
+def workers_for(jobs: int) -> int:
+    """Kernels spend much of their time starting and waiting, so two per core keep the machine busy."""
+    return max(1, min(jobs, 2 * (os.cpu_count() or 1)))
+
+
+@contextmanager
+def run_lock(folder: Path, cadence: str):
+    """Only one run of a period and cadence at a time; the lock goes with the process."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f".{cadence}.lock"
+    with path.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise WorkbookError(f"{relative(folder)}/{cadence}: another run of this period and cadence is in progress") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def run(
     cadence: str,
     period_text: str,
@@ -114,6 +161,9 @@ def run(
     processed_dir: Path = PROCESSED_DIR,
     log: Callable[[str], None] = print,
     example_data: bool = False,
+    force: bool = False,
+    timeout: int = JOB_TIMEOUT,
+    workers: int | None = None,
 ) -> RunOutcome:
     """Make every brief of a cadence for a period; raises WorkbookError on bad input."""
     if cadence not in CADENCES:
@@ -134,11 +184,13 @@ def run(
     processed = load_processed(location, processed_dir)
     period = indicators.resolve_period(processed.observations, cadence, requested)
     period_code = code(period)
+    data_fingerprint = json.loads((processed_dir / "ingest.json").read_text(encoding="utf-8"))["fingerprint"]
 
     commit = git_commit()
     inputs = {table: entry["sha256"] for table, entry in sorted(processed.inputs.items())}
-    code_files = sorted([*PARAMS_DIR.glob("*.yml"), *(PROJECT_ROOT / j.notebook for j in jobs)])
-    code_hashes = {relative(p): file_digest(p) for p in code_files}
+    params_hashes = {relative(p): file_digest(p) for p in sorted(PARAMS_DIR.glob("*.yml"))}
+    code_hashes = params_hashes | {job.notebook: file_digest(PROJECT_ROOT / job.notebook) for job in jobs}
+    package_code = code_digest()
     parameters = {
         "cadence": cadence,
         "period": period_code,
@@ -148,68 +200,139 @@ def run(
         "data": str(data or ""),
         "example_data": example_data,
     }
-    run_key = json.dumps({"parameters": parameters, "inputs": inputs, "code": code_hashes,
+    run_key = json.dumps({"parameters": parameters, "inputs": inputs, "code": code_hashes, "package": package_code,
                           "version": __version__, "commit": commit}, sort_keys=True)
     run_id = hashlib.sha256(run_key.encode()).hexdigest()[:12]
 
     target = outputs_dir / period_code / cadence
-    target.parent.mkdir(parents=True, exist_ok=True)
-    build = Path(tempfile.mkdtemp(prefix=f".{cadence}.building-", dir=target.parent))
-    build.chmod(0o755)
-    outcome = RunOutcome(target, period_code, cadence, run_id)
-    try:
-        (build / "executed").mkdir()
-        (build / "briefs").mkdir()
-        for job in jobs:
-            job_parameters = parameters | {"run_id": run_id, "git_commit": commit}
-            if job.committee:
-                job_parameters["committee"] = job.committee
-            outcome.jobs.append(_execute(job, job_parameters, build, log))
-        manifest = {
-            "run_id": run_id,
-            "cadence": cadence,
-            "period": period_code,
-            "parameters": parameters,
-            "git_commit": commit,
-            "versions": {name: version(name) for name in PACKAGES},
-            "inputs": processed.inputs,
-            "vintages": processed.vintages,
-            "code": code_hashes,
-            "jobs": [job.__dict__ for job in outcome.jobs],
-        }
-        (build / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
-                                             encoding="utf-8")
-        _publish(build, target)
-    finally:
-        if build.exists():
-            shutil.rmtree(build)
+    with run_lock(target.parent, cadence):
+        for stale in target.parent.glob(f".{cadence}.building-*"):
+            shutil.rmtree(stale, ignore_errors=True)  # left by a run that was killed; we hold the lock
+        previous = _previous_jobs(target) if not force else {}
+        build = Path(tempfile.mkdtemp(prefix=f".{cadence}.building-", dir=target.parent))
+        build.chmod(0o755)
+        outcome = RunOutcome(target, period_code, cadence, run_id)
+        try:
+            (build / "executed").mkdir()
+            (build / "briefs").mkdir()
+            planned = []
+            for job in jobs:
+                job_parameters = parameters | {"run_id": run_id, "git_commit": commit}
+                if job.committee:
+                    job_parameters["committee"] = job.committee
+                key = job_key(PROJECT_ROOT / job.notebook, job_parameters, data_fingerprint, package_code, params_hashes)
+                planned.append((job, job_parameters, key))
+            outcome.jobs = _execute_all(planned, previous, target, build, log, timeout, workers)
+            manifest = {
+                "run_id": run_id,
+                "cadence": cadence,
+                "period": period_code,
+                "parameters": parameters,
+                "git_commit": commit,
+                "versions": {name: version(name) for name in PACKAGES},
+                "inputs": processed.inputs,
+                "vintages": processed.vintages,
+                "code": code_hashes,
+                "package_code": package_code,
+                "jobs": [job.__dict__ for job in outcome.jobs],
+            }
+            (build / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
+                                                 encoding="utf-8")
+            _publish(build, target)
+        finally:
+            if build.exists():
+                shutil.rmtree(build)
     log(f"published {relative(target)} (run {run_id})")
     return outcome
 
 
-def _execute(job: params.Job, parameters: dict, build: Path, log: Callable[[str], None]) -> JobOutcome:
+def _previous_jobs(target: Path) -> dict[str, dict]:
+    """The jobs of the published run, by key, whose files are still there to reuse."""
+    manifest_path = target / "manifest.json"
+    if not manifest_path.is_file():
+        return {}
+    try:
+        jobs = json.loads(manifest_path.read_text(encoding="utf-8")).get("jobs", [])
+    except json.JSONDecodeError:
+        return {}
+    return {job["key"]: job for job in jobs
+            if job.get("status") in ("ok", "reused") and job.get("key") and (target / job.get("brief", "-")).is_file()}
+
+
+def _execute_all(planned, previous, target, build, log, timeout, workers) -> list[JobOutcome]:
+    """Reuse what is unchanged, run the rest on a process pool, and report as jobs finish."""
+    outcomes: dict[str, JobOutcome] = {}
+    to_run = []
+    for job, job_parameters, key in planned:
+        old = previous.get(key)
+        if old and old["name"] == job.name:
+            shutil.copy2(target / old["brief"], build / old["brief"])
+            if (target / "executed" / f"{job.name}.ipynb").is_file():
+                shutil.copy2(target / "executed" / f"{job.name}.ipynb", build / "executed" / f"{job.name}.ipynb")
+            outcomes[job.name] = JobOutcome(job.name, job.notebook, "reused", 0.0, old["brief"], "", key)
+            log(f"{job.name}: unchanged, brief reused")
+        else:
+            to_run.append((job, job_parameters, key))
+    if to_run:
+        progress = _progress(len(to_run))
+        with ProcessPoolExecutor(max_workers=workers or workers_for(len(to_run))) as pool:
+            futures = {pool.submit(_execute, job.model_dump(), job_parameters, str(build), timeout): (job, key)
+                       for job, job_parameters, key in to_run}
+            for future in as_completed(futures):
+                job, key = futures[future]
+                done = JobOutcome(**future.result(), key=key)
+                outcomes[job.name] = done
+                if done.status == "ok":
+                    progress(f"{job.name}: brief made in {done.seconds:.1f} s")
+                else:
+                    progress(f"{job.name}: FAILED ({done.error}); executed notebook kept in executed/{job.name}.ipynb")
+    return [outcomes[job.name] for job, _parameters, _key in planned]
+
+
+def _progress(total: int) -> Callable[[str], None]:
+    """A progress bar in a terminal, plain log lines for schedulers and logs."""
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="brief", file=sys.stderr, leave=True)
+
+        def step(message: str) -> None:
+            bar.set_postfix_str(message.split(":")[0])
+            bar.update(1)
+            if "FAILED" in message:
+                bar.write(message, file=sys.stderr)
+            if bar.n == total:
+                bar.close()
+        return step
+    return lambda message: print(message, file=sys.stderr, flush=True)
+
+
+def _execute(job: dict, parameters: dict, build: str, timeout: int) -> dict:
+    """One job, in a worker process: execute the notebook, export its brief. Returns JobOutcome fields."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    outcome = JobOutcome(job.name, job.notebook)
-    executed = build / "executed" / f"{job.name}.ipynb"
+    name, notebook_path = job["name"], job["notebook"]
+    outcome = {"name": name, "notebook": notebook_path, "status": "ok", "seconds": 0.0, "brief": "", "error": ""}
+    executed = Path(build) / "executed" / f"{name}.ipynb"
     started = time.perf_counter()
+    socket_dir = tempfile.mkdtemp(prefix="workbook-kernel-")
     try:
         notebook = papermill.execute_notebook(
-            str(PROJECT_ROOT / job.notebook), str(executed), parameters=parameters, kernel_name=KERNEL,
-            progress_bar=False, log_output=False, cwd=str(NOTEBOOKS_DIR),
-            kernel_manager_class=_kernel_manager_class(),
+            str(PROJECT_ROOT / notebook_path), str(executed), parameters=parameters, kernel_name=KERNEL,
+            progress_bar=False, log_output=False, cwd=str(NOTEBOOKS_DIR), execution_timeout=timeout,
+            kernel_manager_class=_kernel_manager_class(socket_dir),
         )
-        brief_path = build / "briefs" / f"{job.name}.html"
-        brief_path.write_text(export_brief(notebook, _document_title(notebook)), encoding="utf-8")
-        outcome.brief = f"briefs/{job.name}.html"
+        (Path(build) / "briefs" / f"{name}.html").write_text(export_brief(notebook, _document_title(notebook)),
+                                                              encoding="utf-8")
+        outcome["brief"] = f"briefs/{name}.html"
     except PapermillExecutionError as err:
-        outcome.status, outcome.error = "failed", f"{err.ename}: {err.evalue}".splitlines()[0]
-    outcome.seconds = round(time.perf_counter() - started, 2)
-    if outcome.status == "ok":
-        log(f"{job.name}: brief made in {outcome.seconds:.1f} s")
-    else:
-        log(f"{job.name}: FAILED ({outcome.error}); executed notebook kept in executed/{job.name}.ipynb")
+        outcome["status"], outcome["error"] = "failed", f"{err.ename}: {err.evalue}".splitlines()[0]
+    except Exception as err:  # a kernel that died or timed out: the job fails, the run goes on
+        outcome["status"], outcome["error"] = "failed", f"{type(err).__name__}: {err}".splitlines()[0]
+    finally:
+        shutil.rmtree(socket_dir, ignore_errors=True)
+    outcome["seconds"] = round(time.perf_counter() - started, 2)
     return outcome
 
 

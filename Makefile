@@ -11,7 +11,7 @@ PERIOD ?= latest
 # Without .pyc files every Python process here starts seconds slower.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help install install-test briefs annual run lab test lock clean
+.PHONY: help install install-test browser briefs annual run lab test bench lock clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-13s %s\n", $$1, $$2}'
@@ -38,8 +38,16 @@ run: install ## Make briefs for any cadence and period: make run CADENCE=aar PER
 lab: install ## Open the notebooks in JupyterLab
 	$(BIN)/jupyter lab notebooks/
 
-test: install-test ## Install what the tests need and run them
+browser: ## Install headless Chromium for the browser tests (Debian's package; needs root)
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "The browser tests need Chromium: sudo apt-get install chromium"; exit 1; fi; }
+
+test: install-test browser ## Install what the tests need (Python packages, Chromium) and run them
 	$(BIN)/python -m pytest
+
+bench: install ## Print the run's speed and memory figures (benchmarks/bench.py; takes a few minutes)
+	$(BIN)/python benchmarks/bench.py
 
 lock: $(BIN)/uv ## Re-resolve requirements/lock.txt from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra lab --extra test --python-version 3.11 --universal -o requirements/lock.txt

@@ -45,3 +45,59 @@ def processed(location, tmp_path_factory):
 @pytest.fixture(scope="session")
 def sources():
     return params.load_sources()
+
+
+def copy_project(target: Path) -> Path:
+    """A copy of the committed project in `target`/project, with ../shared beside it as in CI."""
+    import shutil
+    import subprocess
+
+    from analysis.paths import PROJECT_ROOT
+
+    copy = target / "project"
+    tracked = subprocess.run(["git", "ls-files"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout
+    for name in tracked.splitlines():
+        destination = copy / name
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(PROJECT_ROOT / name, destination)
+    (target / "shared").symlink_to(SNAPSHOT_DIR.parent)
+    return copy
+
+
+def workbook(*args: str) -> "subprocess.CompletedProcess":
+    """The real command line, as a user types it."""
+    import subprocess
+    import sys
+
+    from analysis.paths import PROJECT_ROOT
+
+    return subprocess.run([sys.executable, "-m", "analysis", *args], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=900)
+
+
+@pytest.fixture(scope="session")
+def quarterly(tmp_path_factory) -> Path:
+    """The outputs folder of a quarterly run for the latest quarter (2025K1)."""
+    outputs = tmp_path_factory.mktemp("outputs")
+    done = workbook("run", "--cadence", "kvartal", "--period", "latest", "--outputs", str(outputs))
+    assert done.returncode == 0, done.stderr
+    return outputs
+
+
+@pytest.fixture(scope="session")
+def annual(tmp_path_factory) -> Path:
+    """The published folder of the annual follow-up for 2024."""
+    outputs = tmp_path_factory.mktemp("annual")
+    done = workbook("run", "--cadence", "aar", "--period", "2024", "--outputs", str(outputs))
+    assert done.returncode == 0, done.stderr
+    return outputs / "2024" / "aar"
+
+
+@pytest.fixture(scope="session")
+def illustrative(tmp_path_factory) -> Path:
+    """Annual briefs with Eksempeldata in every manual indicator: every section of a brief shows."""
+    outputs = tmp_path_factory.mktemp("illustrative")
+    done = workbook("run", "--cadence", "aar", "--period", "2024", "--example-data", "--only",
+                    "cooperation,community,udvalg-vtf", "--outputs", str(outputs))
+    assert done.returncode == 0, done.stderr
+    return outputs / "2024" / "aar"

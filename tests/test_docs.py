@@ -9,7 +9,9 @@ import sys
 
 from bs4 import BeautifulSoup
 
-from analysis.paths import PROJECT_ROOT, SNAPSHOT_DIR
+from analysis.paths import PROJECT_ROOT
+
+from conftest import copy_project
 
 DOC = PROJECT_ROOT / "docs" / "adding-an-indicator.md"
 
@@ -31,13 +33,7 @@ def _blocks(language: str) -> list[str]:
 
 
 def test_following_the_guide_puts_the_new_indicator_in_the_brief(tmp_path):
-    copy = tmp_path / "project"
-    tracked = subprocess.run(["git", "ls-files"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout
-    for name in tracked.splitlines():
-        target = copy / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(PROJECT_ROOT / name, target)
-    (tmp_path / "shared").symlink_to(SNAPSHOT_DIR.parent)
+    copy = copy_project(tmp_path)
 
     # Steps 1 and 2: the indicator and its target.
     (yaml_block,) = _blocks("yaml")

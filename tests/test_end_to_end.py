@@ -14,20 +14,9 @@ from bs4 import BeautifulSoup
 
 from analysis.paths import PROJECT_ROOT
 
+from conftest import workbook
+
 BRIEFS = ["growth", "community", "cooperation", "overview"]
-
-
-def workbook(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "analysis", *args], cwd=PROJECT_ROOT, capture_output=True,
-                          text=True, timeout=600)
-
-
-@pytest.fixture(scope="module")
-def quarterly(tmp_path_factory) -> Path:
-    outputs = tmp_path_factory.mktemp("outputs")
-    done = workbook("run", "--cadence", "kvartal", "--period", "latest", "--outputs", str(outputs))
-    assert done.returncode == 0, done.stderr
-    return outputs
 
 
 def _soup(path: Path) -> BeautifulSoup:
@@ -71,14 +60,6 @@ def test_quarterly_growth_brief_carries_the_quarterly_indicators(quarterly):
     assert rows["Befolkningsvækst mod sammenlignelige kommuner"][5] == "Nr. 2 af 24; gns. for de andre 0,2\u00a0%"
     assert len(soup.find_all("img")) == 2
     assert "Opgøres årligt og er med i den årlige opfølgning: Tilflyttere pr. fraflytter, 18-36 år," in soup.get_text()
-
-
-@pytest.fixture(scope="module")
-def annual(tmp_path_factory) -> Path:
-    outputs = tmp_path_factory.mktemp("annual")
-    done = workbook("run", "--cadence", "aar", "--period", "2024", "--outputs", str(outputs))
-    assert done.returncode == 0, done.stderr
-    return outputs / "2024" / "aar"
 
 
 def test_annual_growth_brief_shows_real_numbers_against_the_group(annual):

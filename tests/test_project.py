@@ -43,6 +43,11 @@ def test_environment_yml_matches_pyproject_and_lock():
         if isinstance(entry, str) and "=" in entry:
             name, version = entry.split("=", 1)
             conda[name.lower()] = version
+        if isinstance(entry, dict):
+            for requirement in entry["pip"]:
+                if "==" in requirement:
+                    name, version = requirement.split("==")
+                    conda[name.lower()] = version
     assert conda.pop("python") == "3.11"
     assert set(conda) == names
     lock = _lock()

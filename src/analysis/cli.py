@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--data", help="folder with raw tables (default: data/raw/, then ../shared/data)")
     run.add_argument("--outputs", type=Path, help="where runs are published (default: outputs/)")
     run.add_argument("--force", action="store_true", help="run every notebook again, even when nothing changed")
+    run.add_argument("--kommune", help="kommunekoder to make briefs for, comma-separated, or 'all' (default: params/strategy.yml)")
+    run.add_argument("--only", help="the jobs of the run plan to run, comma-separated (default: all)")
     run.add_argument("--jobs", type=int, help="notebooks run at once (default: two per core)")
     run.add_argument("--example-data", action="store_true",
                      help="fill manual indicators that have no file with illustrative data, marked Eksempeldata")
@@ -64,11 +66,25 @@ def _run(args: argparse.Namespace) -> int:
     from analysis.paths import OUTPUTS_DIR
 
     outcome = runner.run(args.cadence, args.period, data=args.data, outputs_dir=args.outputs or OUTPUTS_DIR, log=_log,
-                         example_data=args.example_data, force=args.force, workers=args.jobs)
+                         example_data=args.example_data, force=args.force, workers=args.jobs,
+                         kommuner=_kommuner(args.kommune), only=args.only.split(",") if args.only else None)
     if outcome.failed:
         _log(f"error: {len(outcome.failed)} job(s) failed: {', '.join(outcome.failed)}")
         return EXIT_JOB_FAILED
     return EXIT_OK
+
+
+def _kommuner(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    if text == "all":
+        from analysis.ingest import data_location, load_processed
+
+        return [int(c) for c in load_processed(data_location()).areas.municipalities["code"]]
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise WorkbookError(f"--kommune {text}: expected kommunekoder like 766,615 or 'all'") from None
 
 
 def _ingest(args: argparse.Namespace) -> int:

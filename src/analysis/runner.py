@@ -95,21 +95,24 @@ def export_brief(notebook: nbformat.NotebookNode, title: str) -> str:
         exclude_input_prompt=True,
         exclude_output_prompt=True,
     )
-    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={"analyst"}), enabled=True)
+    # The parameter cells show nothing, and papermill gives the injected one a random id.
+    hidden = {"analyst", "parameters", "injected-parameters"}
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags=hidden), enabled=True)
     body, _resources = exporter.from_notebook_node(notebook)
     return body
 
 
 def _document_title(notebook: nbformat.NotebookNode) -> str:
-    """The brief's title, read from the header the notebook displayed (the <h1>)."""
+    """The brief's title, read from the header the notebook displayed (the <h1>); the template escapes it."""
+    import html
     import re
 
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
-            html = output.get("data", {}).get("text/html", "")
-            match = re.search(r"<h1>(.*?)</h1>.*?<p class=\"meta\">(.*?)</p>", html, re.S)
+            shown = output.get("data", {}).get("text/html", "")
+            match = re.search(r"<h1>(.*?)</h1>.*?<p class=\"meta\">(.*?)</p>", shown, re.S)
             if match:
-                return f"{match.group(1)} · {match.group(2)}".replace("&amp;", "&")
+                return html.unescape(f"{match.group(1)} · {match.group(2)}")
     return "Strategiopfølgning"
 
 
@@ -137,9 +140,13 @@ def workers_for(jobs: int) -> int:
     return max(1, min(jobs, 2 * (os.cpu_count() or 1)))
 
 
+_LOCK_FD: int | None = None  # the run's lock, which forked pool workers close at once
+
+
 @contextmanager
 def run_lock(folder: Path, cadence: str):
     """Only one run of a period and cadence at a time; the lock goes with the process."""
+    global _LOCK_FD
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f".{cadence}.lock"
     with path.open("w") as handle:
@@ -147,9 +154,11 @@ def run_lock(folder: Path, cadence: str):
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise WorkbookError(f"{relative(folder)}/{cadence}: another run of this period and cadence is in progress") from None
+        _LOCK_FD = handle.fileno()
         try:
             yield
         finally:
+            _LOCK_FD = None
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
@@ -164,14 +173,25 @@ def run(
     force: bool = False,
     timeout: int = JOB_TIMEOUT,
     workers: int | None = None,
+    kommuner: list[int] | None = None,
+    only: list[str] | None = None,
 ) -> RunOutcome:
-    """Make every brief of a cadence for a period; raises WorkbookError on bad input."""
+    """Make every brief of a cadence for a period; raises WorkbookError on bad input.
+
+    `kommuner` runs the jobs for other municipalities too (their briefs are named
+    `<job>-<kommunekode>.html`); `only` keeps the named jobs of the run plan.
+    """
     if cadence not in CADENCES:
         raise WorkbookError(f"--cadence {cadence}: unknown cadence; expected one of {', '.join(CADENCES)}")
     requested = None if period_text == "latest" else cadence_period(period_text, cadence)
     strategy = params.load_strategy()
     params.load_indicators()
     jobs = params.load_runs().cadences.get(cadence, [])
+    if only:
+        unknown = [name for name in only if name not in {job.name for job in jobs}]
+        if unknown:
+            raise WorkbookError(f"--only {unknown[0]}: no such job for cadence {cadence}; jobs: {', '.join(j.name for j in jobs)}")
+        jobs = [job for job in jobs if job.name in only]
     if not jobs:
         raise WorkbookError(f"params/runs.yml: no jobs for cadence {cadence}")
     for job in jobs:
@@ -200,7 +220,8 @@ def run(
         "data": str(data or ""),
         "example_data": example_data,
     }
-    run_key = json.dumps({"parameters": parameters, "inputs": inputs, "code": code_hashes, "package": package_code,
+    codes = kommuner or [strategy.kommune]
+    run_key = json.dumps({"parameters": parameters, "kommuner": codes, "inputs": inputs, "code": code_hashes, "package": package_code,
                           "version": __version__, "commit": commit}, sort_keys=True)
     run_id = hashlib.sha256(run_key.encode()).hexdigest()[:12]
 
@@ -216,18 +237,25 @@ def run(
             (build / "executed").mkdir()
             (build / "briefs").mkdir()
             planned = []
-            for job in jobs:
-                job_parameters = parameters | {"run_id": run_id, "git_commit": commit}
-                if job.committee:
-                    job_parameters["committee"] = job.committee
-                key = job_key(PROJECT_ROOT / job.notebook, job_parameters, data_fingerprint, package_code, params_hashes)
-                planned.append((job, job_parameters, key))
+            known = set(processed.areas.municipalities["code"])
+            for kommune in codes:
+                if f"{kommune:03d}" not in known:
+                    raise WorkbookError(f"--kommune {kommune}: not a kommunekode")
+                for job in jobs:
+                    job_parameters = parameters | {"run_id": run_id, "git_commit": commit, "kommune": kommune}
+                    if job.committee:
+                        job_parameters["committee"] = job.committee
+                    if len(codes) > 1:
+                        job = job.model_copy(update={"name": f"{job.name}-{kommune:03d}"})
+                    key = job_key(PROJECT_ROOT / job.notebook, job_parameters, data_fingerprint, package_code, params_hashes)
+                    planned.append((job, job_parameters, key))
             outcome.jobs = _execute_all(planned, previous, target, build, log, timeout, workers)
             manifest = {
                 "run_id": run_id,
                 "cadence": cadence,
                 "period": period_code,
                 "parameters": parameters,
+                "kommuner": codes,
                 "git_commit": commit,
                 "versions": {name: version(name) for name in PACKAGES},
                 "inputs": processed.inputs,
@@ -275,7 +303,7 @@ def _execute_all(planned, previous, target, build, log, timeout, workers) -> lis
             to_run.append((job, job_parameters, key))
     if to_run:
         progress = _progress(len(to_run))
-        with ProcessPoolExecutor(max_workers=workers or workers_for(len(to_run))) as pool:
+        with ProcessPoolExecutor(max_workers=workers or workers_for(len(to_run)), initializer=_worker_start) as pool:
             futures = {pool.submit(_execute, job.model_dump(), job_parameters, str(build), timeout): (job, key)
                        for job, job_parameters, key in to_run}
             for future in as_completed(futures):
@@ -305,6 +333,19 @@ def _progress(total: int) -> Callable[[str], None]:
                 bar.close()
         return step
     return lambda message: print(message, file=sys.stderr, flush=True)
+
+
+def _worker_start() -> None:
+    """A pool worker ends with the run that started it, and does not hold the run's lock."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass  # not Linux: a killed run's workers finish their notebook and exit
+    if _LOCK_FD is not None:
+        os.close(_LOCK_FD)
 
 
 def _execute(job: dict, parameters: dict, build: str, timeout: int) -> dict:

@@ -1,0 +1,99 @@
+"""Benchmarks of a run, printed side by side (not a test: nothing here fails on a slow machine).
+
+(a) the naive baseline: for each notebook of the quarterly run, the `papermill` command and then
+    `jupyter nbconvert --to html`, one after the other;
+(b) the workbook's quarterly run from processed data (--force: every notebook executed);
+(c) the same run again with nothing changed;
+(d) ingest of the whole snapshot from raw: seconds and peak memory;
+(e) seconds per brief for runs of the growth notebook over 1, 10 and all 98 municipalities.
+
+Usage (from the project root): make bench, or .venv/bin/python benchmarks/bench.py [--quick]
+--quick leaves out the 98-municipality run of (e).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from analysis import params
+from analysis.paths import PROJECT_ROOT
+
+BIN = Path(sys.executable).parent
+
+
+def timed(command: list[str], cwd: Path = PROJECT_ROOT) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def naive(folder: Path) -> float:
+    jobs = params.load_runs().cadences["kvartal"]
+    total = 0.0
+    for job in jobs:
+        executed = folder / f"{job.name}.ipynb"
+        total += timed([str(BIN / "papermill"), job.notebook, str(executed), "-p", "period", "latest", "--kernel", "python3"])
+        total += timed([str(BIN / "jupyter"), "nbconvert", "--to", "html", "--no-input", str(executed)])
+    return total
+
+
+def workbook(outputs: Path, *extra: str) -> float:
+    return timed([sys.executable, "-m", "analysis", "run", "--cadence", "kvartal", "--outputs", str(outputs), *extra])
+
+
+def ingest_from_raw() -> tuple[float, float]:
+    """Seconds and peak resident memory (MB) of a full ingest, in a child process of its own."""
+    script = ("import resource, time; from analysis.ingest import data_location, ingest; t = time.perf_counter(); "
+              "ingest(data_location(), force=True); "
+              "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    out = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    seconds, megabytes = map(float, out.stdout.split())
+    return seconds, megabytes
+
+
+def per_brief(outputs: Path, count: int) -> float:
+    from analysis.ingest import data_location, load_processed
+
+    codes = list(load_processed(data_location()).areas.municipalities["code"])
+    chosen = ["766", *[c for c in codes if c != "766"]][:count]
+    seconds = workbook(outputs, "--force", "--only", "growth", "--kommune", ",".join(chosen))
+    return seconds / count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="leave out the 98-municipality run")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = Path(temporary)
+        subprocess.run([sys.executable, "-m", "analysis", "ingest"], cwd=PROJECT_ROOT, check=True, capture_output=True)
+        figures = {}
+        (folder / "naive").mkdir()
+        figures["a"] = naive(folder / "naive")
+        figures["b"] = workbook(folder / "run", "--force")
+        figures["c"] = workbook(folder / "run")
+        figures["d_seconds"], figures["d_mb"] = ingest_from_raw()
+        counts = [1, 10] if args.quick else [1, 10, 98]
+        figures["e"] = {n: per_brief(folder / f"many-{n}", n) for n in counts}
+        peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    a = figures["a"]
+    print("Benchmark of the quarterly run (seconds; one run each, same machine)")
+    print(f"(a) naive papermill + nbconvert, one notebook after the other  {a:7.1f}")
+    print(f"(b) workbook run from processed data (--force)                 {figures['b']:7.1f}   {figures['b'] / a:5.2f} x (a)  goal <= 0.25")
+    print(f"(c) the same run again, nothing changed                        {figures['c']:7.1f}   {figures['c'] / a:5.2f} x (a)  goal <= 0.05")
+    print(f"(d) ingest of the whole snapshot from raw                      {figures['d_seconds']:7.1f}   peak {figures['d_mb']:.0f} MB  goal < 3 s, < 1 GB")
+    for n, seconds in figures["e"].items():
+        print(f"(e) growth briefs for {n:2d} municipalit{'y  ' if n == 1 else 'ies'}, per brief                {seconds:7.2f}")
+    print(f"    largest child process: {peak_children:.0f} MB")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

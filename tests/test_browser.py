@@ -1,0 +1,95 @@
+"""Every brief of a run in a real browser: headless Chromium driven by Playwright, scanned with axe-core.
+
+Chromium comes from Debian's package (`make test` installs it where it can); Playwright drives
+it with executable_path, so no browser is downloaded. Screenshots go to tests/output/screenshots/.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import sync_playwright
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+SCREENSHOTS = Path(__file__).parent / "output" / "screenshots"
+MAX_BYTES = 200_000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("headless Chromium is missing: apt-get install chromium (make test does it when run as root)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+def all_briefs(quarterly: Path, annual: Path, illustrative: Path) -> list[tuple[str, Path]]:
+    runs = {"kvartal": quarterly / "2025K1/kvartal", "aar": annual, "eksempeldata": illustrative}
+    return [(f"{label}-{path.stem}", path) for label, folder in runs.items() for path in sorted((folder / "briefs").glob("*.html"))]
+
+
+def test_every_brief_renders_cleanly_and_accessibly(browser, quarterly, annual, illustrative):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    briefs = all_briefs(quarterly, annual, illustrative)
+    assert len(briefs) == 4 + 9 + 3
+    axe = Axe()
+    problems = []
+    for name, path in briefs:
+        page = browser.new_page(viewport={"width": 900, "height": 1200})
+        requests, errors = [], []
+        page.on("request", lambda request: requests.append(request.url)
+                if not request.url.startswith(("file:", "data:")) else None)
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(path.as_uri(), wait_until="load")
+        assert page.evaluate("document.documentElement.lang") == "da", name
+        broken = page.evaluate("Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).length")
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        assert not errors, (name, errors)
+        assert not requests, (name, requests)
+        assert broken == 0, name
+        violations = axe.run(page).response["violations"]
+        serious = [(v["id"], v["impact"], len(v["nodes"])) for v in violations if v["impact"] in ("serious", "critical")]
+        if serious:
+            problems.append((name, serious))
+        page.close()
+        assert path.stat().st_size < MAX_BYTES, (name, path.stat().st_size)
+    assert problems == []
+    assert all((SCREENSHOTS / f"{name}.png").stat().st_size > 10_000 for name, _path in briefs)
+
+
+def test_the_scan_does_catch_problems(browser, tmp_path):
+    """The accessibility scan is not vacuous: an image without alt text and grey-on-grey text are caught."""
+    page_path = tmp_path / "bad.html"
+    page_path.write_text('<html><body><img src="data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAAD'
+                         'UlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="><p style="color:#aaa;background:#bbb">tekst</p>'
+                         '</body></html>', encoding="utf-8")
+    page = browser.new_page()
+    page.goto(page_path.as_uri())
+    found = {v["id"] for v in Axe().run(page).response["violations"] if v["impact"] in ("serious", "critical")}
+    assert {"image-alt", "color-contrast", "html-has-lang"} <= found
+
+
+def _luminance(colour: str) -> float:
+    channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(foreground: str, background: str = "#ffffff") -> float:
+    lighter, darker = sorted([_luminance(foreground), _luminance(background)], reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_chart_colours_meet_wcag_graphics_contrast():
+    from analysis import charts
+
+    for colour in (charts.HIGHLIGHT, charts.COMPARISON, charts.TARGET, charts.OTHER_BARS):
+        assert contrast(colour) >= 3.0, colour  # WCAG 1.4.11: 3:1 for graphics
+    assert contrast("#ffffff", charts.HIGHLIGHT) >= 4.5  # the white value label on the highlighted bar

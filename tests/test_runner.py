@@ -1,0 +1,119 @@
+"""The runner: unchanged jobs reused, identical briefs from identical inputs, failures kept apart,
+one run at a time, and a killed run that leaves the published one as it was."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import copy_project
+
+# A run plan of two small jobs keeps these tests quick; the notebooks are the real ones.
+RUNS = """cadences:
+  kvartal:
+    - {name: growth, notebook: notebooks/growth.ipynb, theme: growth}
+    - {name: cooperation, notebook: notebooks/cooperation.ipynb, theme: cooperation}
+  aar:
+    - {name: growth, notebook: notebooks/growth.ipynb, theme: growth}
+"""
+
+
+@pytest.fixture()
+def project(tmp_path):
+    copy = copy_project(tmp_path)
+    (copy / "params" / "runs.yml").write_text(RUNS, encoding="utf-8")
+    return copy
+
+
+def run(project: Path, *args: str, wait: bool = True):
+    command = [sys.executable, "-m", "analysis", "run", "--cadence", "kvartal", "--period", "2025K1", *args]
+    env = {**os.environ, "WORKBOOK_ROOT": str(project)}
+    if not wait:
+        return subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=600)
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((folder / "briefs").glob("*.html"))}
+
+
+def manifest(project: Path) -> dict:
+    return json.loads((project / "outputs/2025K1/kvartal/manifest.json").read_text())
+
+
+def test_unchanged_jobs_are_reused_and_force_gives_identical_briefs(project):
+    folder = project / "outputs/2025K1/kvartal"
+    first = run(project)
+    assert first.returncode == 0, first.stderr
+    made = digests(folder)
+    assert [job["status"] for job in manifest(project)["jobs"]] == ["ok", "ok"]
+
+    again = run(project)
+    assert again.returncode == 0, again.stderr
+    assert [job["status"] for job in manifest(project)["jobs"]] == ["reused", "reused"]
+    assert "growth: unchanged, brief reused" in again.stderr
+    assert digests(folder) == made
+
+    forced = run(project, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert [job["status"] for job in manifest(project)["jobs"]] == ["ok", "ok"]
+    assert digests(folder) == made, "the same inputs give byte-identical briefs"
+
+    (project / "params" / "strategy.yml").write_text(
+        (project / "params" / "strategy.yml").read_text(encoding="utf-8").replace("Vækst i balance", "Vækst i god balance"),
+        encoding="utf-8")
+    changed = run(project)
+    assert [job["status"] for job in manifest(project)["jobs"]] == ["ok", "ok"], "a params change runs the jobs again"
+
+
+def test_a_failing_job_does_not_stop_the_others(project):
+    notebook = nbformat.read(project / "notebooks/cooperation.ipynb", as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('the cooperation notebook broke')"))
+    nbformat.write(notebook, project / "notebooks/cooperation.ipynb")
+    done = run(project)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == "error: 1 job(s) failed: cooperation"
+    jobs = {job["name"]: job for job in manifest(project)["jobs"]}
+    assert jobs["growth"]["status"] == "ok"
+    assert jobs["cooperation"]["status"] == "failed"
+    assert jobs["cooperation"]["error"] == "RuntimeError: the cooperation notebook broke"
+    assert (project / "outputs/2025K1/kvartal/executed/cooperation.ipynb").is_file()
+    assert (project / "outputs/2025K1/kvartal/briefs/growth.html").is_file()
+
+
+def test_one_run_at_a_time(project):
+    folder = project / "outputs/2025K1"
+    folder.mkdir(parents=True)
+    with (folder / ".kvartal.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        done = run(project)
+    assert done.returncode == 2
+    assert done.stderr.strip() .endswith("another run of this period and cadence is in progress")
+
+
+def test_a_killed_run_leaves_the_published_run_and_the_next_run_completes(project):
+    folder = project / "outputs/2025K1/kvartal"
+    assert run(project).returncode == 0
+    before = digests(folder)
+    killed = run(project, "--force", wait=False)
+    deadline = time.monotonic() + 120
+    while not list(folder.parent.glob(".kvartal.building-*/executed/*.ipynb")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert digests(folder) == before
+    assert manifest(project)["jobs"][0]["status"] == "ok"
+    after = run(project, "--force")
+    assert after.returncode == 0, after.stderr
+    assert not list(folder.parent.glob(".kvartal.building-*"))
+    assert digests(folder) == before

@@ -41,6 +41,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--example-data", action="store_true",
                      help="fill manual indicators that have no file with illustrative data, marked Eksempeldata")
 
+    fetch = commands.add_parser("fetch", help="get raw tables from the Statbank API, or from a snapshot folder")
+    fetch.add_argument("--from", dest="snapshot", type=Path, help="a snapshot folder with SHA256SUMS (offline)")
+    fetch.add_argument("--only", help="the queries of params/queries.yml to fetch, comma-separated")
+    fetch.add_argument("--base-url", default=None, help="the Statbank API (default: https://api.statbank.dk/v1)")
+
+    check = commands.add_parser("check", help="compare the latest period on disk with the latest DST lists")
+    check.add_argument("--data", help="folder with raw tables (default: data/raw/, then ../shared/data)")
+    check.add_argument("--catalogue", type=Path, help="a recorded table catalogue (JSON) instead of asking the API")
+    check.add_argument("--base-url", default=None, help="the Statbank API (default: https://api.statbank.dk/v1)")
+
     ingest = commands.add_parser("ingest", help="rebuild data/processed from the raw tables when they changed")
     ingest.add_argument("--data", help="folder with raw tables (default: data/raw/, then ../shared/data)")
     ingest.add_argument("--force", action="store_true", help="rebuild even when nothing changed")
@@ -53,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "fetch":
+            return _fetch(args)
+        if args.command == "check":
+            return _check(args)
         return _ingest(args)
     except WorkbookError as err:
         if args.debug:
@@ -94,4 +108,65 @@ def _ingest(args: argparse.Namespace) -> int:
     _log(f"ingest: {'unchanged' if result.skipped else 'rebuilt'}, {result.rows:,} observations in {result.out_dir}")
     for raw in result.inputs:
         _log(f"  {raw.table}: {raw.path} sha256 {raw.sha256[:12]}")
+    return EXIT_OK
+
+
+def _base_url(args: argparse.Namespace) -> str:
+    import os
+
+    from analysis.sources.statbank_api import DEFAULT_BASE_URL
+
+    return args.base_url or os.environ.get("WORKBOOK_STATBANK_URL") or DEFAULT_BASE_URL
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from analysis import fetch
+    from analysis.paths import RAW_DIR
+    from analysis.sources.statbank_api import StatbankClient
+
+    if args.snapshot:
+        outcomes = fetch.fetch_offline(args.snapshot, RAW_DIR, log=_log)
+    else:
+        queries = fetch.load_queries()
+        if args.only:
+            wanted = args.only.split(",")
+            unknown = [name for name in wanted if name not in {q.name for q in queries}]
+            if unknown:
+                raise WorkbookError(f"--only {unknown[0]}: not a query in params/queries.yml")
+            queries = [q for q in queries if q.name in wanted]
+        outcomes = fetch.fetch_online(queries, StatbankClient(_base_url(args)), RAW_DIR, log=_log)
+    failed = [o for o in outcomes if o.status == "failed"]
+    if failed:
+        _log(f"error: {len(failed)} table(s) failed: {', '.join(o.name for o in failed)}; everything else is kept")
+        return EXIT_JOB_FAILED
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    import json
+
+    from analysis.ingest import data_location, load_processed
+    from analysis.params import load_sources
+    from analysis.sources.statbank_api import StatbankClient
+
+    if args.catalogue:
+        try:
+            catalogue = json.loads(args.catalogue.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            raise WorkbookError(f"--catalogue {args.catalogue}: not a readable JSON catalogue ({str(err).splitlines()[0]})") from None
+    else:
+        catalogue = StatbankClient(_base_url(args)).tables()
+    listed = {entry["id"]: entry for entry in catalogue}
+    processed = load_processed(data_location(args.data))
+    print(f"{'table':10} {'on disk':>9} {'DST':>9}  DST updated          ")
+    for table, spec in load_sources().tables.items():
+        if spec.kind != "statbank":
+            continue
+        on_disk = processed.vintages.get(table, "-")
+        entry = listed.get(table)
+        if entry is None:
+            print(f"{table:10} {on_disk:>9} {'-':>9}  not in the catalogue")
+            continue
+        newer = "newer data exists" if entry["latestPeriod"] > on_disk else "up to date"
+        print(f"{table:10} {on_disk:>9} {entry['latestPeriod']:>9}  {entry['updated']}  {newer}")
     return EXIT_OK

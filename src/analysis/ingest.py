@@ -109,7 +109,7 @@ def resolve_inputs(location: DataLocation) -> list[RawInput]:
     sources = load_sources()
     inputs = []
     for table, spec in sources.tables.items():
-        path = find_table(table, spec, location)
+        path = find_table(table, spec, location).resolve()  # a fetched table is a link to its version
         inputs.append(RawInput(table, path, sha256_of(path)))
     folder = manual_folder(location)
     if folder is not None:

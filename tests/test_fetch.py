@@ -212,3 +212,38 @@ def test_offline_fetch_check_and_run_from_the_command_line(tmp_path):
     assert offline.returncode == 1
     assert "Connection refused" in offline.stderr and "everything else is kept" in offline.stderr
     assert (project / "data/raw/statbank/FOLK1AM.csv").resolve().name.startswith("FOLK1AM-dfb09b8848f5")
+
+
+def test_the_brief_says_what_changed_since_the_previous_brief(tmp_path):
+    """A first FOLK1AM download up to 2024M12 with a provisional October figure, then the full table."""
+    import os
+    import subprocess
+    import sys
+
+    from bs4 import BeautifulSoup
+
+    from analysis.fetch import store
+    from conftest import copy_project
+
+    project = copy_project(tmp_path)
+    env = {**os.environ, "WORKBOOK_ROOT": str(project)}
+    full = (SNAPSHOT_DIR / "statbank" / "FOLK1AM.csv").read_bytes()
+    lines = full.split(b"\r\n")
+    early = [line for line in lines if not line.split(b";")[1:2] or not line.split(b";")[1].startswith(b"2025")]
+    early = [b"Hedensted;2024M10;47950" if line == b"Hedensted;2024M10;47954" else line for line in early]
+    folder = project / "data" / "raw" / "statbank"
+    store(b"\r\n".join(early), "FOLK1AM.csv", folder, {"note": "first download"})
+
+    def run(period):
+        done = subprocess.run([sys.executable, "-m", "analysis", "run", "--cadence", "kvartal", "--period", period,
+                               "--only", "growth"], cwd=project, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        return BeautifulSoup((project / f"outputs/{period}/kvartal/briefs/growth.html").read_text(encoding="utf-8"),
+                             "html.parser").select_one("section.changes").get_text(" ", strip=True)
+
+    assert "Der er ingen tidligere brief" in run("2024K4")
+    store(full, "FOLK1AM.csv", folder, {"note": "second download"})
+    text = run("2025K1")
+    assert "Siden briefen for 4. kvt. 2024:" in text
+    assert "nye perioder: januar 2025, februar 2025, marts 2025." in text
+    assert "1 tal er revideret: oktober 2024 fra 47.950 til 47.954." in text

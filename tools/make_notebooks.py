@@ -25,6 +25,7 @@ comparison_group = "kommunegruppe"  # the municipality's own DST group, or a gro
 strategy_period = "sigtepunkter-2022-2025"  # a key of params/strategy.yml: strategy_periods
 data = ""  # a raw data folder; "" means data/raw/, then ../shared/data
 example_data = False  # True fills manual indicators without a file with illustrative "Eksempeldata"
+previous_run = ""  # the manifest.json of the previous brief, set by `python -m analysis run`
 run_id = ""  # set by `python -m analysis run`
 git_commit = ""  # set by `python -m analysis run`'''
 
@@ -49,10 +50,12 @@ for theme, (name, sigtepunkt, holds) in PURPOSE.items():
                  "from analysis.brief import open_brief\n\n"
                  f'brief = open_brief(theme="{theme}", {"committee=committee, " if theme == "committee" else ""}period=period, cadence=cadence, kommune=kommune,\n'
                  "                   comparison_group=comparison_group, strategy_period=strategy_period,\n"
-                 "                   data=data, example_data=example_data, run_id=run_id, git_commit=git_commit)\n"
+                 "                   data=data, example_data=example_data, previous_run=previous_run,\n"
+                 "                   run_id=run_id, git_commit=git_commit)\n"
                  "brief.show_header()"),
              new_code_cell("brief.show_summary()"),
              new_code_cell("brief.show_indicator_table()"),
+             new_code_cell("brief.show_changes()"),
              new_code_cell("brief.show_indicators()"),
              new_code_cell("brief.show_qualitative()"),
              new_code_cell("brief.show_sources()"),

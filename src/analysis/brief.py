@@ -13,9 +13,12 @@ Example (a notebook cell)::
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import subprocess
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Literal
 
 import pandas as pd
@@ -51,6 +54,7 @@ class BriefParameters(Strict):
     strategy_period: str
     data: str = ""
     example_data: bool = False
+    previous_run: str = ""  # the manifest.json of the brief before this one, set by the runner
     run_id: str = ""
     git_commit: str = ""
 
@@ -304,7 +308,9 @@ class Brief:
             else:
                 title, citation = sources.tables[table].title, sources.tables[table].citation
             vintage = self.processed.vintages.get(table)
+            updated = self.processed.inputs[table].get("updated", "")
             rows.append({
+                "updated": date_label(dt.date.fromisoformat(updated[:10])) if updated else "",
                 "table": table,
                 "title": title,
                 "citation": citation,
@@ -343,6 +349,28 @@ class Brief:
             self._show(self.overview_html())
         else:
             self._show(self.indicators_html())
+
+    def changes_html(self) -> str:
+        """New periods and revised values in the tables this brief uses, since the previous brief."""
+        from analysis.changes import changes
+
+        previous = self.parameters.previous_run
+        if not previous:
+            return self._render("changes.html.j2", previous_label="", found=[], names={})
+        path = Path(previous)
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        freq = "Q" if self.parameters.cadence == "kvartal" else "Y"
+        previous_label = label(parse_period(manifest["period"], freq))
+        used = sorted({t for theme in self.themes for r in self.results[theme] if r.has_data for t in r.tables_used})
+        found = changes(path, self.processed, self.context.kommune, used)
+        names = {t: params.load_sources().tables[t].title for t in used if t in params.load_sources().tables}
+        periods = {c.table: [label(parse_period(p)) for p in c.new_periods] for c in found}
+        for change in found:
+            change.revised = [(label(parse_period(p)), old, new) for p, old, new in change.revised]
+        return self._render("changes.html.j2", previous_label=previous_label, found=found, names=names, periods=periods)
+
+    def show_changes(self) -> None:
+        self._show(self.changes_html())
 
     def show_qualitative(self) -> None:
         self._show(self.qualitative_html())

@@ -168,6 +168,20 @@ def read_all(inputs: list[RawInput]) -> tuple[pd.DataFrame, Areas, pd.DataFrame]
     return observations[COLUMNS], areas, qualitative
 
 
+def input_record(raw: RawInput) -> dict:
+    """How a run names an input: its file, sha256 and, for a fetched table, when DST last updated it."""
+    record = {"file": relative(raw.path), "sha256": raw.sha256}
+    sidecar = raw.path.with_name(raw.path.name.split(".")[0] + ".meta.json")
+    if sidecar.is_file():
+        try:
+            updated = json.loads(sidecar.read_text(encoding="utf-8")).get("table_updated")
+        except (OSError, json.JSONDecodeError):
+            updated = None
+        if updated:
+            record["updated"] = updated
+    return record
+
+
 def vintages_of(observations: pd.DataFrame) -> dict[str, str]:
     """The latest period on disk per table (DST period codes sort correctly within a table)."""
     latest = observations.groupby("table", observed=True)["period"].agg(lambda s: max(s.astype(str)))
@@ -194,7 +208,7 @@ def ingest(location: DataLocation, out_dir: Path = PROCESSED_DIR, force: bool = 
     manifest = {
         "fingerprint": key,
         "rows": len(observations),
-        "inputs": {i.table: {"file": relative(i.path), "sha256": i.sha256} for i in inputs},
+        "inputs": {i.table: input_record(i) for i in inputs},
         "vintages": vintages_of(observations),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -243,6 +257,6 @@ def load_processed(location: DataLocation, processed_dir: Path = PROCESSED_DIR) 
         areas = Areas.from_municipalities(municipalities)
         return Processed(observations, areas, manifest["inputs"], manifest["vintages"], qualitative)
     observations, areas, qualitative = read_all(inputs)
-    recorded = {i.table: {"file": relative(i.path), "sha256": i.sha256} for i in inputs}
+    recorded = {i.table: input_record(i) for i in inputs}
     return Processed(observations, areas, recorded, vintages_of(observations), qualitative)
 

@@ -33,6 +33,7 @@ import nbformat
 
 from analysis import __version__, indicators, params
 from analysis.brief import git_commit
+from analysis.changes import previous_manifest
 from analysis.errors import WorkbookError
 from analysis.ingest import data_location, ingest, load_processed
 from analysis.paths import NOTEBOOKS_DIR, OUTPUTS_DIR, PARAMS_DIR, PROCESSED_DIR, PROJECT_ROOT, TEMPLATES_DIR, relative
@@ -229,7 +230,7 @@ def run(
     with run_lock(target.parent, cadence):
         for stale in target.parent.glob(f".{cadence}.building-*"):
             shutil.rmtree(stale, ignore_errors=True)  # left by a run that was killed; we hold the lock
-        previous = _previous_jobs(target) if not force else {}
+        reusable = _previous_jobs(target) if not force else {}
         build = Path(tempfile.mkdtemp(prefix=f".{cadence}.building-", dir=target.parent))
         build.chmod(0o755)
         outcome = RunOutcome(target, period_code, cadence, run_id)
@@ -237,19 +238,21 @@ def run(
             (build / "executed").mkdir()
             (build / "briefs").mkdir()
             planned = []
+            previous = previous_manifest(outputs_dir, cadence, period_code)
             known = set(processed.areas.municipalities["code"])
             for kommune in codes:
                 if f"{kommune:03d}" not in known:
                     raise WorkbookError(f"--kommune {kommune}: not a kommunekode")
                 for job in jobs:
-                    job_parameters = parameters | {"run_id": run_id, "git_commit": commit, "kommune": kommune}
+                    job_parameters = parameters | {"run_id": run_id, "git_commit": commit, "kommune": kommune,
+                                                   "previous_run": str(previous.resolve()) if previous else ""}
                     if job.committee:
                         job_parameters["committee"] = job.committee
                     if len(codes) > 1:
                         job = job.model_copy(update={"name": f"{job.name}-{kommune:03d}"})
                     key = job_key(PROJECT_ROOT / job.notebook, job_parameters, data_fingerprint, package_code, params_hashes)
                     planned.append((job, job_parameters, key))
-            outcome.jobs = _execute_all(planned, previous, target, build, log, timeout, workers)
+            outcome.jobs = _execute_all(planned, reusable, target, build, log, timeout, workers)
             manifest = {
                 "run_id": run_id,
                 "cadence": cadence,

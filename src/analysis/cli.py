@@ -51,6 +51,15 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--catalogue", type=Path, help="a recorded table catalogue (JSON) instead of asking the API")
     check.add_argument("--base-url", default=None, help="the Statbank API (default: https://api.statbank.dk/v1)")
 
+    mail = commands.add_parser("mail", help="mail a published run's briefs to the committees (or write .eml files)")
+    mail.add_argument("--run", required=True, type=Path, help="a published run, e.g. outputs/2025K1/kvartal")
+    mail.add_argument("--send", action="store_true", help="send with SMTP (STARTTLS); without it, write mail/*.eml")
+    mail.add_argument("--dry-run", action="store_true", help="write mail/*.eml and send nothing (the default)")
+    mail.add_argument("--resend", action="store_true", help="send again what was sent before")
+    mail.add_argument("--only", help="recipient groups of params/recipients.yml, comma-separated")
+    mail.add_argument("--allow-failed", action="store_true", help="mail a run in which a job failed")
+    mail.add_argument("--allow-example-data", action="store_true", help="mail briefs that hold Eksempeldata")
+
     ingest = commands.add_parser("ingest", help="rebuild data/processed from the raw tables when they changed")
     ingest.add_argument("--data", help="folder with raw tables (default: data/raw/, then ../shared/data)")
     ingest.add_argument("--force", action="store_true", help="rebuild even when nothing changed")
@@ -67,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             return _fetch(args)
         if args.command == "check":
             return _check(args)
+        if args.command == "mail":
+            return _mail(args)
         return _ingest(args)
     except WorkbookError as err:
         if args.debug:
@@ -169,4 +180,19 @@ def _check(args: argparse.Namespace) -> int:
             continue
         newer = "newer data exists" if entry["latestPeriod"] > on_disk else "up to date"
         print(f"{table:10} {on_disk:>9} {entry['latestPeriod']:>9}  {entry['updated']}  {newer}")
+    return EXIT_OK
+
+
+def _mail(args: argparse.Namespace) -> int:
+    from analysis.mail import mail_run
+
+    if args.send and args.dry_run:
+        raise WorkbookError("--send and --dry-run: choose one")
+    outcomes = mail_run(args.run, send=args.send, resend=args.resend, allow_failed=args.allow_failed,
+                        allow_example_data=args.allow_example_data,
+                        only=args.only.split(",") if args.only else None, log=_log)
+    failed = [o.group for o in outcomes if o.status == "failed"]
+    if failed:
+        _log(f"error: {len(failed)} mail(s) not sent: {', '.join(failed)}; run the command again to send them")
+        return EXIT_JOB_FAILED
     return EXIT_OK

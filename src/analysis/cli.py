@@ -24,10 +24,17 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage mistakes get one line and exit 2, like every other bad input."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"error: {self.prog}: {message} (see --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m analysis", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     run = commands.add_parser("run", help="execute the notebooks of a cadence and export the HTML briefs")
     run.add_argument("--cadence", required=True, choices=["kvartal", "aar"], help="kvartal (quarterly) or aar (annual)")
@@ -35,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--data", help="folder with raw tables (default: data/raw/, then ../shared/data)")
     run.add_argument("--outputs", type=Path, help="where runs are published (default: outputs/)")
     run.add_argument("--force", action="store_true", help="run every notebook again, even when nothing changed")
+    run.add_argument("--comparison-group", default="kommunegruppe",
+                     help="kommunegruppe, a DST group name, or a group of params/comparison.yml")
     run.add_argument("--kommune", help="kommunekoder to make briefs for, comma-separated, or 'all' (default: params/strategy.yml)")
     run.add_argument("--only", help="the jobs of the run plan to run, comma-separated (default: all)")
     run.add_argument("--jobs", type=int, help="notebooks run at once (default: two per core)")
@@ -48,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="compare the latest period on disk with the latest DST lists")
     check.add_argument("--data", help="folder with raw tables (default: data/raw/, then ../shared/data)")
-    check.add_argument("--catalogue", type=Path, help="a recorded table catalogue (JSON) instead of asking the API")
+    check.add_argument("--catalogue", type=Path, help="compare with a recorded table catalogue (JSON)")
+    check.add_argument("--online", action="store_true", help="compare with the catalogue the Statbank API lists now")
     check.add_argument("--base-url", default=None, help="the Statbank API (default: https://api.statbank.dk/v1)")
 
     mail = commands.add_parser("mail", help="mail a published run's briefs to the committees (or write .eml files)")
@@ -84,6 +94,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OSError as err:  # a full disk, an unwritable folder: nothing published is touched
+        if args.debug:
+            raise
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"error: {where}{err.strerror or err} (nothing published was changed)", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -92,7 +108,8 @@ def _run(args: argparse.Namespace) -> int:
 
     outcome = runner.run(args.cadence, args.period, data=args.data, outputs_dir=args.outputs or OUTPUTS_DIR, log=_log,
                          example_data=args.example_data, force=args.force, workers=args.jobs,
-                         kommuner=_kommuner(args.kommune), only=args.only.split(",") if args.only else None)
+                         kommuner=_kommuner(args.kommune), only=args.only.split(",") if args.only else None,
+                         comparison_group=args.comparison_group)
     if outcome.failed:
         _log(f"error: {len(outcome.failed)} job(s) failed: {', '.join(outcome.failed)}")
         return EXIT_JOB_FAILED
@@ -154,12 +171,24 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    """Every problem of params and data in one pass; then, with a catalogue, the freshness per table."""
     import json
 
     from analysis.ingest import data_location, load_processed
     from analysis.params import load_sources
     from analysis.sources.statbank_api import StatbankClient
+    from analysis.validate import problems
 
+    location = data_location(args.data)
+    found = problems(location)
+    for problem in found:
+        print(f"error: {problem}", file=sys.stderr)
+    if found:
+        _log(f"check: {len(found)} problem(s)")
+        return EXIT_BAD_INPUT
+    _log("check: params, notebooks and data are valid")
+    if not (args.catalogue or args.online):
+        return EXIT_OK
     if args.catalogue:
         try:
             catalogue = json.loads(args.catalogue.read_text(encoding="utf-8"))
@@ -168,7 +197,7 @@ def _check(args: argparse.Namespace) -> int:
     else:
         catalogue = StatbankClient(_base_url(args)).tables()
     listed = {entry["id"]: entry for entry in catalogue}
-    processed = load_processed(data_location(args.data))
+    processed = load_processed(location)
     print(f"{'table':10} {'on disk':>9} {'DST':>9}  DST updated          ")
     for table, spec in load_sources().tables.items():
         if spec.kind != "statbank":

@@ -139,6 +139,15 @@ class Target(Strict):
     baseline_year: int | None = None
     direction: Literal["flere", "færre", "højere", "lavere", "bedre"] | None = None
 
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> Target:
+        needed = {"level": ("value", "year"), "change": ("value", "baseline_year"), "rank": ("value",),
+                  "direction": ("direction",), "better_than_group": (), "not_set": ()}[self.kind]
+        missing = [name for name in needed if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"a {self.kind} target needs {' and '.join(missing)}")
+        return self
+
 
 class Source(Strict):
     kind: Literal["statbank", "dst", "manual"]

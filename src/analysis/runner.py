@@ -34,6 +34,7 @@ import nbformat
 from analysis import __version__, indicators, params
 from analysis.brief import git_commit
 from analysis.changes import previous_manifest
+from analysis.compare import resolve_group
 from analysis.errors import WorkbookError
 from analysis.ingest import data_location, ingest, load_processed
 from analysis.paths import NOTEBOOKS_DIR, OUTPUTS_DIR, PARAMS_DIR, PROCESSED_DIR, PROJECT_ROOT, TEMPLATES_DIR, relative
@@ -117,6 +118,32 @@ def _document_title(notebook: nbformat.NotebookNode) -> str:
     return "Strategiopfølgning"
 
 
+RUN_PARAMETERS = {"period", "cadence", "kommune", "comparison_group", "strategy_period", "data", "example_data",
+                  "previous_run", "run_id", "git_commit"}
+
+
+def check_notebook_parameters(path: Path, committee: bool) -> None:
+    """A notebook takes exactly the parameters a run gives: one `parameters` cell, no unknown names."""
+    notebook = nbformat.read(path, as_version=4)
+    cells = [c for c in notebook.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise WorkbookError(f"{relative(path)}: {len(cells)} cells tagged 'parameters'; expected exactly one")
+    names = set()
+    for line_number, line in enumerate(cells[0].source.splitlines(), start=1):
+        match = line.split("#", 1)[0].strip()
+        if match:
+            name = match.split("=", 1)[0].strip()
+            if "=" not in match or not name.isidentifier():
+                raise WorkbookError(f"{relative(path)}: parameters cell line {line_number}: expected name = value")
+            names.add(name)
+    expected = RUN_PARAMETERS | ({"committee"} if committee else set())
+    unknown, missing = sorted(names - expected), sorted(expected - names)
+    if unknown:
+        raise WorkbookError(f"{relative(path)}: parameter '{unknown[0]}' is not one a run gives; expected {', '.join(sorted(expected))}")
+    if missing:
+        raise WorkbookError(f"{relative(path)}: the parameters cell lacks '{missing[0]}', which a run gives")
+
+
 def code_digest() -> str:
     """One hash of the package's source and templates: a change to either re-runs every job."""
     package = Path(__file__).resolve().parent
@@ -176,6 +203,7 @@ def run(
     workers: int | None = None,
     kommuner: list[int] | None = None,
     only: list[str] | None = None,
+    comparison_group: str = "kommunegruppe",
 ) -> RunOutcome:
     """Make every brief of a cadence for a period; raises WorkbookError on bad input.
 
@@ -198,6 +226,7 @@ def run(
     for job in jobs:
         if not (PROJECT_ROOT / job.notebook).is_file():
             raise WorkbookError(f"params/runs.yml: job {job.name}: notebook {job.notebook} not found")
+        check_notebook_parameters(PROJECT_ROOT / job.notebook, committee=bool(job.committee))
 
     location = data_location(data)
     result = ingest(location, processed_dir)
@@ -205,6 +234,7 @@ def run(
     processed = load_processed(location, processed_dir)
     period = indicators.resolve_period(processed.observations, cadence, requested)
     period_code = code(period)
+    resolve_group(comparison_group, f"{strategy.kommune:03d}", processed, period)  # an unknown group stops here
     data_fingerprint = json.loads((processed_dir / "ingest.json").read_text(encoding="utf-8"))["fingerprint"]
 
     commit = git_commit()
@@ -216,7 +246,7 @@ def run(
         "cadence": cadence,
         "period": period_code,
         "kommune": strategy.kommune,
-        "comparison_group": "kommunegruppe",
+        "comparison_group": comparison_group,
         "strategy_period": strategy.default_strategy_period,
         "data": str(data or ""),
         "example_data": example_data,

@@ -183,6 +183,17 @@ def _population(context: Context, result: Result) -> None:
     result.charts.append(charts.time_chart([line], fmt.number, alt, caption=f"Folketal, {context.kommune_name}"))
 
 
+def _against_group(context: Context, dates: list, rows: list[dict]) -> tuple[list[charts.Line], charts.Band]:
+    """The municipality's line, the others' average and the group's middle half, for a time chart."""
+    lines = [
+        charts.Line("Gns. andre", dates, [r["mean_others"] for r in rows]),
+        charts.Line(context.kommune_name.removesuffix(" Kommune"), dates, [r["value"] for r in rows], highlight=True),
+    ]
+    band = charts.Band(f"den midterste halvdel af {context.group_definite}", dates, [r["q25"] for r in rows],
+                       [r["q75"] for r in rows])
+    return lines, band
+
+
 def _growth(context: Context, result: Result) -> None:
     period = context.period
     population = indicators.population_for(context.obs, period)
@@ -216,11 +227,7 @@ def _growth(context: Context, result: Result) -> None:
                              f"({fmt.percent(latest['mean_others'])}). Det giver en {latest['rank']}.-plads af {latest['n']}.")
     rows = [indicators.group_comparison(growth.loc[d], context.kommune, context.members) for d in growth.index]
     dates = list(growth.index)
-    lines = [
-        charts.Line("Gns. andre", dates, [r["mean_others"] for r in rows]),
-        charts.Line(context.kommune_name.removesuffix(" Kommune"), dates, [r["value"] for r in rows], highlight=True),
-    ]
-    band = charts.Band(f"den midterste halvdel af {context.group_definite}", dates, [r["q25"] for r in rows], [r["q75"] for r in rows])
+    lines, band = _against_group(context, dates, rows)
     alt = (f"Linjediagram: befolkningsvæksten over tolv måneder i {context.kommune_name} og gennemsnittet for "
            f"{context.others_label} fra {date_label(dates[0].date())} til {date_label(dates[-1].date())}. "
            f"Senest {fmt.percent(value)} mod {fmt.percent(latest['mean_others'])} i gennemsnit; "
@@ -302,11 +309,7 @@ def _employment(context: Context, result: Result) -> None:
         result.sentences.append(f"Det er de nyeste tal i datagrundlaget; de er {lag} år ældre end perioden.")
     rows = [indicators.group_comparison(rates.loc[y], context.kommune, context.members) for y in rates.index]
     years = [pd.Timestamp(year=int(y), month=1, day=1) for y in rates.index]
-    lines = [
-        charts.Line("Gns. andre", years, [r["mean_others"] for r in rows]),
-        charts.Line(context.kommune_name.removesuffix(" Kommune"), years, [r["value"] for r in rows], highlight=True),
-    ]
-    band = charts.Band(f"den midterste halvdel af {context.group_definite}", years, [r["q25"] for r in rows], [r["q75"] for r in rows])
+    lines, band = _against_group(context, years, rows)
     alt = (f"Linjediagram: beskæftigelsesfrekvensen for 16-64-årige i {context.kommune_name} fra {rates.index.min()} "
            f"til {year}, fra {fmt.percent(rows[0]['value'])} til {fmt.percent(value)}; gennemsnittet for "
            f"{context.others_label} gik fra {fmt.percent(rows[0]['mean_others'])} til {fmt.percent(latest['mean_others'])}.")

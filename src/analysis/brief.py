@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -26,11 +25,11 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from pydantic import Field, ValidationError, field_validator
 
 from analysis import __version__, fmt, indicators, params, results
+from analysis.provenance import git_commit
 from analysis.errors import WorkbookError
 from analysis.ingest import MANUAL_PREFIX, Processed, data_location, load_processed
 from analysis.sources.manual import KINDS
 from analysis.params import THEMES, Strict
-from analysis.paths import PROJECT_ROOT
 from analysis.periods import CADENCE_LABELS, CADENCES, code, date_label, label, parse_period
 
 _templates = Environment(
@@ -63,18 +62,6 @@ class BriefParameters(Strict):
     def _year_as_text(cls, value: object) -> object:
         """`papermill -p period 2024` passes a number; a year is still a period."""
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
-def git_commit() -> str:
-    """The commit of the checkout, with '+' when it has uncommitted changes; '' outside git."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return ""
-    return head + ("+" if dirty else "")
 
 
 def open_brief(**values) -> Brief:

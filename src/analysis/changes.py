@@ -7,7 +7,7 @@ again and compared row by row.
 
 Example::
 
-    previous = previous_manifest(OUTPUTS_DIR, "kvartal", "2025K1")
+    previous = Path("outputs/2024K4/kvartal/manifest.json")
     for change in changes(previous, processed, "766", ["FOLK1AM"]): print(change.table, change.new_periods)
 """
 
@@ -22,7 +22,6 @@ import pandas as pd
 from analysis.ingest import Processed
 from analysis.params import load_sources
 from analysis.paths import PROJECT_ROOT
-from analysis.periods import parse_period
 from analysis.sources.noegletal import read_noegletal_csv
 from analysis.sources.statbank import read_statbank_csv
 
@@ -33,23 +32,6 @@ class Change:
     new_periods: list[str] = field(default_factory=list)
     revised: list[tuple[str, float, float]] = field(default_factory=list)  # period, old value, new value
     unreadable: str = ""  # why the old file could not be compared
-
-
-def previous_manifest(outputs_dir: Path, cadence: str, period_code: str) -> Path | None:
-    """The manifest of the brief before this one: the latest published run of an earlier period.
-
-    A re-run of the same period is not "previous": the same inputs must give the same brief."""
-    freq = "Q" if cadence == "kvartal" else "Y"
-    current = parse_period(period_code, freq)
-    candidates = []
-    for path in outputs_dir.glob(f"*/{cadence}/manifest.json"):
-        try:
-            period = parse_period(path.parent.parent.name, freq)
-        except ValueError:
-            continue
-        if period < current:
-            candidates.append((period, path))
-    return max(candidates)[1] if candidates else None
 
 
 def changes(manifest_path: Path, processed: Processed, kommune: str, tables: list[str]) -> list[Change]:

@@ -14,40 +14,15 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
 
 from analysis import indicators
 from analysis.errors import WorkbookError
 from analysis.ingest import Processed
-from analysis.params import Strict, load_model
-from analysis.paths import PARAMS_DIR
+from analysis.params import GroupSpec, load_comparison
 
-FEATURES = ("population", "growth_5y", "density", "employment_rate")
-
-
-class GroupSpec(Strict):
-    kind: Literal["dst_group", "list", "similar"]
-    label: str = ""
-    definite: str = ""
-    description: str = ""
-    members: list[int] = []
-    count: int = Field(default=10, ge=2, le=97)
-    features: list[Literal["population", "growth_5y", "density", "employment_rate"]] = list(FEATURES)
-
-
-class Comparison(Strict):
-    groups: dict[str, GroupSpec]
-
-
-@lru_cache(maxsize=4)
-def load_comparison(params_dir: Path = PARAMS_DIR) -> Comparison:
-    return load_model(params_dir / "comparison.yml", Comparison)
 
 
 @dataclass(frozen=True)

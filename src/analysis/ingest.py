@@ -19,16 +19,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
 from analysis import __version__
 from analysis.errors import WorkbookError
 from analysis.params import TableSpec, load_indicators, load_sources, load_strategy
 from analysis.paths import PARAMS_DIR, PROCESSED_DIR, RAW_DIR, SNAPSHOT_DIR, relative
-from analysis.sources.classification import Areas, read_komgrp
-from analysis.sources.manual import KINDS, QUALITATIVE_COLUMNS, read_manual_csv, read_qualitative_csv
-from analysis.sources.noegletal import read_noegletal_csv
-from analysis.sources.statbank import read_statbank_csv
+from analysis.sources.manual import KINDS
+
+# pandas and the readers are imported where they are used: deciding that nothing changed, which
+# every run does first, should not pay for them.
 
 OBSERVATIONS = "observations.parquet"
 AREAS = "areas.parquet"
@@ -123,6 +121,7 @@ def resolve_inputs(location: DataLocation) -> list[RawInput]:
 def fingerprint(inputs: list[RawInput]) -> str:
     """Changes when any raw file, the params the readers check against, or the package version change."""
     record = {
+        "format": 2,  # the layout of ingest.json and the processed tables
         "version": __version__,
         "params": {name: sha256_of(PARAMS_DIR / name) for name in ("sources.yml", "indicators.yml", "strategy.yml")},
         "inputs": {i.table: i.sha256 for i in inputs},
@@ -132,6 +131,13 @@ def fingerprint(inputs: list[RawInput]) -> str:
 
 def read_all(inputs: list[RawInput]) -> tuple[pd.DataFrame, Areas, pd.DataFrame]:
     """Read every raw file into the tidy shape, with provenance on every row."""
+    import pandas as pd
+
+    from analysis.sources.classification import read_komgrp
+    from analysis.sources.manual import QUALITATIVE_COLUMNS, read_manual_csv, read_qualitative_csv
+    from analysis.sources.noegletal import read_noegletal_csv
+    from analysis.sources.statbank import read_statbank_csv
+
     sources = load_sources()
     registry = load_indicators()
     by_table = {i.table: i for i in inputs}
@@ -182,6 +188,18 @@ def input_record(raw: RawInput) -> dict:
     return record
 
 
+def periods_of(observations: pd.DataFrame) -> dict[str, list[str]]:
+    """The periods a run can be made for, per cadence, so a run that reuses everything needs no pandas."""
+    from analysis.indicators import available_periods
+    from analysis.periods import code
+
+    return {cadence: [code(p) for p in available_periods(observations, cadence)] for cadence in ("kvartal", "aar")}
+
+
+def read_manifest(processed_dir: Path = PROCESSED_DIR) -> dict:
+    return json.loads((processed_dir / MANIFEST).read_text(encoding="utf-8"))
+
+
 def vintages_of(observations: pd.DataFrame) -> dict[str, str]:
     """The latest period on disk per table (DST period codes sort correctly within a table)."""
     latest = observations.groupby("table", observed=True)["period"].agg(lambda s: max(s.astype(str)))
@@ -208,6 +226,9 @@ def ingest(location: DataLocation, out_dir: Path = PROCESSED_DIR, force: bool = 
     manifest = {
         "fingerprint": key,
         "rows": len(observations),
+        "periods": periods_of(observations),
+        "municipalities": sorted(areas.municipalities["code"]),
+        "groups": areas.groups,
         "inputs": {i.table: input_record(i) for i in inputs},
         "vintages": vintages_of(observations),
     }
@@ -249,6 +270,10 @@ def load_processed(location: DataLocation, processed_dir: Path = PROCESSED_DIR) 
     inputs = resolve_inputs(location)
     key = fingerprint(inputs)
     manifest_path = processed_dir / MANIFEST
+    import pandas as pd
+
+    from analysis.sources.classification import Areas
+
     if _current(manifest_path, key, processed_dir):
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         observations = pd.read_parquet(processed_dir / OBSERVATIONS)

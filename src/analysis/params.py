@@ -204,6 +204,28 @@ class Runs(Strict):
     cadences: dict[Literal["kvartal", "aar"], list[Job]]
 
 
+# --- comparison.yml ----------------------------------------------------------------------
+
+
+class GroupSpec(Strict):
+    kind: Literal["dst_group", "list", "similar"]
+    label: str = ""
+    definite: str = ""
+    description: str = ""
+    members: list[int] = []
+    count: int = Field(default=10, ge=2, le=97)
+    features: list[Literal["population", "growth_5y", "density", "employment_rate"]] = list(("population", "growth_5y", "density", "employment_rate"))
+
+
+class Comparison(Strict):
+    groups: dict[str, GroupSpec]
+
+
+@lru_cache(maxsize=4)
+def load_comparison(params_dir: Path = PARAMS_DIR) -> Comparison:
+    return load_model(params_dir / "comparison.yml", Comparison)
+
+
 # --- loading -----------------------------------------------------------------------------
 
 

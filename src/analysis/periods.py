@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-import pandas as pd
 from babel.dates import format_date, get_quarter_names
 
 from analysis.errors import WorkbookError
@@ -32,6 +31,8 @@ _PATTERNS = {
 
 def parse_period(text: str, freq: str | None = None) -> pd.Period:
     """Parse a DST period code; `freq` ('M', 'Q' or 'Y') restricts which kind is accepted."""
+    import pandas as pd  # here, so that checking a period's text needs no pandas
+
     text = str(text).strip()
     kinds = [freq] if freq else list(_PATTERNS)
     for kind in kinds:
@@ -98,9 +99,14 @@ def reference_date(period: pd.Period) -> dt.date:
 
 def cadence_period(text: str, cadence: str) -> pd.Period:
     """Parse a run's --period for its cadence, with a one-line error for the user."""
+    return parse_period(check_period_text(text, cadence), CADENCES[cadence])
+
+
+def check_period_text(text: str, cadence: str) -> str:
+    """The period code itself when it fits the cadence, else a one-line error (no pandas needed)."""
     if cadence not in CADENCES:
         raise WorkbookError(f"--cadence {cadence}: unknown cadence; expected one of {', '.join(CADENCES)}")
-    try:
-        return parse_period(text, CADENCES[cadence])
-    except ValueError as err:
-        raise WorkbookError(f"--period {text}: {err} for --cadence {cadence}") from None
+    if not _PATTERNS[CADENCES[cadence]].match(str(text).strip()):
+        expected = {"Q": "a quarter like 2025K1 (K1-K4)", "Y": "a year like 2024"}[CADENCES[cadence]]
+        raise WorkbookError(f"--period {text}: '{text}' is not {expected} for --cadence {cadence}")
+    return str(text).strip()

@@ -18,6 +18,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -29,16 +30,15 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
-import nbformat
-
-from analysis import __version__, indicators, params
-from analysis.brief import git_commit
-from analysis.changes import previous_manifest
-from analysis.compare import resolve_group
+from analysis import __version__, params
 from analysis.errors import WorkbookError
-from analysis.ingest import data_location, ingest, load_processed
+from analysis.ingest import data_location, ingest, read_manifest
 from analysis.paths import NOTEBOOKS_DIR, OUTPUTS_DIR, PARAMS_DIR, PROCESSED_DIR, PROJECT_ROOT, TEMPLATES_DIR, relative
-from analysis.periods import CADENCES, cadence_period, code
+from analysis.periods import CADENCES, check_period_text
+from analysis.provenance import git_commit
+
+# pandas, papermill and nbconvert are imported where they are used: a run whose briefs are all
+# unchanged needs none of them.
 
 PACKAGES = ["analysis", "pandas", "matplotlib", "papermill", "nbconvert", "scipy", "babel", "pyarrow"]
 KERNEL = "python3"
@@ -84,7 +84,7 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def export_brief(notebook: nbformat.NotebookNode, title: str) -> str:
+def export_brief(notebook, title: str) -> str:
     """The HTML brief of an executed notebook: outputs only, our template, no scripts."""
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
@@ -104,7 +104,7 @@ def export_brief(notebook: nbformat.NotebookNode, title: str) -> str:
     return body
 
 
-def _document_title(notebook: nbformat.NotebookNode) -> str:
+def _document_title(notebook) -> str:
     """The brief's title, read from the header the notebook displayed (the <h1>); the template escapes it."""
     import html
     import re
@@ -124,12 +124,16 @@ RUN_PARAMETERS = {"period", "cadence", "kommune", "comparison_group", "strategy_
 
 def check_notebook_parameters(path: Path, committee: bool) -> None:
     """A notebook takes exactly the parameters a run gives: one `parameters` cell, no unknown names."""
-    notebook = nbformat.read(path, as_version=4)
-    cells = [c for c in notebook.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    try:
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise WorkbookError(f"{relative(path)}: not a readable notebook ({str(err).splitlines()[0]})") from None
+    cells = [c for c in notebook.get("cells", []) if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(cells) != 1:
         raise WorkbookError(f"{relative(path)}: {len(cells)} cells tagged 'parameters'; expected exactly one")
+    source = cells[0]["source"]
     names = set()
-    for line_number, line in enumerate(cells[0].source.splitlines(), start=1):
+    for line_number, line in enumerate(("".join(source) if isinstance(source, list) else source).splitlines(), start=1):
         match = line.split("#", 1)[0].strip()
         if match:
             name = match.split("=", 1)[0].strip()
@@ -142,6 +146,28 @@ def check_notebook_parameters(path: Path, committee: bool) -> None:
         raise WorkbookError(f"{relative(path)}: parameter '{unknown[0]}' is not one a run gives; expected {', '.join(sorted(expected))}")
     if missing:
         raise WorkbookError(f"{relative(path)}: the parameters cell lacks '{missing[0]}', which a run gives")
+
+
+def resolve_period_code(available: list[str], cadence: str, requested: str | None) -> str:
+    """`None` means the latest period; a period without data gets a one-line error naming the range."""
+    if requested is None:
+        return max(available)
+    if requested not in available:
+        raise WorkbookError(
+            f"--period {requested}: no population data for it; periods on disk for --cadence {cadence} "
+            f"run {min(available)} to {max(available)}"
+        )
+    return requested
+
+
+def previous_manifest(outputs_dir: Path, cadence: str, period_code: str) -> Path | None:
+    """The manifest of the brief before this one: the latest published run of an earlier period.
+
+    A re-run of the same period is not "previous": the same inputs must give the same brief."""
+    pattern = r"\d{4}K[1-4]" if cadence == "kvartal" else r"\d{4}"
+    earlier = [path for path in outputs_dir.glob(f"*/{cadence}/manifest.json")
+               if re.fullmatch(pattern, path.parent.parent.name) and path.parent.parent.name < period_code]
+    return max(earlier, key=lambda path: path.parent.parent.name) if earlier else None
 
 
 def code_digest() -> str:
@@ -212,7 +238,7 @@ def run(
     """
     if cadence not in CADENCES:
         raise WorkbookError(f"--cadence {cadence}: unknown cadence; expected one of {', '.join(CADENCES)}")
-    requested = None if period_text == "latest" else cadence_period(period_text, cadence)
+    requested = None if period_text == "latest" else check_period_text(period_text, cadence)
     strategy = params.load_strategy()
     params.load_indicators()
     jobs = params.load_runs().cadences.get(cadence, [])
@@ -231,14 +257,15 @@ def run(
     location = data_location(data)
     result = ingest(location, processed_dir)
     log(f"ingest: {'unchanged' if result.skipped else 'rebuilt'}, {result.rows:,} observations")
-    processed = load_processed(location, processed_dir)
-    period = indicators.resolve_period(processed.observations, cadence, requested)
-    period_code = code(period)
-    resolve_group(comparison_group, f"{strategy.kommune:03d}", processed, period)  # an unknown group stops here
-    data_fingerprint = json.loads((processed_dir / "ingest.json").read_text(encoding="utf-8"))["fingerprint"]
+    processed = read_manifest(processed_dir)
+    period_code = resolve_period_code(processed["periods"][cadence], cadence, requested)
+    groups = [*params.load_comparison().groups, *processed["groups"]]
+    if comparison_group not in groups:
+        raise WorkbookError(f"comparison_group '{comparison_group}': unknown; expected one of {', '.join(groups)}")
+    data_fingerprint = processed["fingerprint"]
 
     commit = git_commit()
-    inputs = {table: entry["sha256"] for table, entry in sorted(processed.inputs.items())}
+    inputs = {table: entry["sha256"] for table, entry in sorted(processed["inputs"].items())}
     params_hashes = {relative(p): file_digest(p) for p in sorted(PARAMS_DIR.glob("*.yml"))}
     code_hashes = params_hashes | {job.notebook: file_digest(PROJECT_ROOT / job.notebook) for job in jobs}
     package_code = code_digest()
@@ -269,7 +296,7 @@ def run(
             (build / "briefs").mkdir()
             planned = []
             previous = previous_manifest(outputs_dir, cadence, period_code)
-            known = set(processed.areas.municipalities["code"])
+            known = set(processed["municipalities"])
             for kommune in codes:
                 if f"{kommune:03d}" not in known:
                     raise WorkbookError(f"--kommune {kommune}: not a kommunekode")
@@ -291,8 +318,8 @@ def run(
                 "kommuner": codes,
                 "git_commit": commit,
                 "versions": {name: version(name) for name in PACKAGES},
-                "inputs": processed.inputs,
-                "vintages": processed.vintages,
+                "inputs": processed["inputs"],
+                "vintages": processed["vintages"],
                 "code": code_hashes,
                 "package_code": package_code,
                 "jobs": [job.__dict__ for job in outcome.jobs],

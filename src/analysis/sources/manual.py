@@ -19,16 +19,18 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from pathlib import Path
-
-import pandas as pd
 
 from analysis.errors import WorkbookError
 from analysis.params import THEMES, Indicators, Strategy
 from analysis.paths import relative
-from analysis.periods import parse_period
-from analysis.sources.classification import Areas
 from analysis.sources.text import read_text
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from analysis.sources.classification import Areas
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ NUMBER = re.compile(r"^-?\d+([.,]\d+)?$")
 
 
 def _frame(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     text = read_text(path)
     try:
         return pd.read_csv(io.StringIO(text), sep=";", dtype=str, keep_default_na=False, comment=None)
@@ -81,6 +85,8 @@ def _require_columns(frame: pd.DataFrame, required: tuple[str, ...], name: str) 
 
 def read_manual_csv(path: Path, kind: str, registry: Indicators, areas: Areas) -> pd.DataFrame:
     """Read and check one manual file of a kind; returns indicator, area, period, value, n, of, note."""
+    from analysis.periods import parse_period
+
     name = relative(path)
     spec = KINDS[kind]
     frame = _frame(path)
@@ -128,6 +134,8 @@ def read_manual_csv(path: Path, kind: str, registry: Indicators, areas: Areas) -
             if value > row["of"]:
                 raise WorkbookError(f"{where}, column value: {record['value']} is more than of ({record['of']})")
         rows.append(row)
+    import pandas as pd
+
     result = pd.DataFrame(rows)
     duplicated = result.duplicated(["indicator", "area", "period"], keep=False)
     if duplicated.any():
@@ -148,6 +156,8 @@ def _number(text: str, where: str, integer: bool) -> float:
 
 def read_qualitative_csv(path: Path, strategy: Strategy) -> pd.DataFrame:
     """Read the committees' and the analyst's own words, one row per period and theme."""
+    from analysis.periods import parse_period
+
     name = relative(path)
     frame = _frame(path)
     _require_columns(frame, QUALITATIVE_COLUMNS, name)

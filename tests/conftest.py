@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -64,9 +65,8 @@ def copy_project(target: Path) -> Path:
     return copy
 
 
-def workbook(*args: str) -> "subprocess.CompletedProcess":
+def workbook(*args: str) -> subprocess.CompletedProcess:
     """The real command line, as a user types it."""
-    import subprocess
     import sys
 
     from analysis.paths import PROJECT_ROOT

@@ -163,6 +163,16 @@ class Brief:
     def strategy_period(self) -> params.StrategyPeriod:
         return self.strategy.strategy_periods[self.parameters.strategy_period]
 
+    @property
+    def tables_used(self) -> list[str]:
+        """The raw tables behind the numbers this brief shows."""
+        return sorted({t for theme in self.themes for r in self.results[theme] if r.has_data for t in r.tables_used})
+
+    @cached_property
+    def committee_names(self) -> dict[str, str]:
+        """Committee id -> name, over every strategy period."""
+        return {c.id: c.name for p in self.strategy.strategy_periods.values() for c in p.committees}
+
     def sigtepunkt_name(self, theme: str) -> str:
         return self.strategy_period.sigtepunkt(theme).name
 
@@ -196,10 +206,6 @@ class Brief:
             return [i for i in items if self.committee.id in i.committees]
         return items if self.parameters.theme == "overview" else []
 
-    @property
-    def document_title(self) -> str:
-        return f"{self.title} · {self.kommune_name} · {label(self.period)}"
-
     # --- sections: each returns HTML, and show_* displays it in the notebook --------------
 
     def _render(self, template: str, **values) -> str:
@@ -232,7 +238,7 @@ class Brief:
             rows = frame[(frame["period"] == code(self.period)) & (frame["committee"] == self.committee.id)]
         else:
             rows = frame[(frame["period"] == code(self.period)) & (frame["theme"] == self.parameters.theme)]
-        names = {c.id: c.name for p in self.strategy.strategy_periods.values() for c in p.committees}
+        names = self.committee_names
         entries = [{"author": AUTHORS[r.author], "committee": names.get(r.committee, ""), "text": r.text}
                    for r in rows.itertuples()]
         return self._render("qualitative.html.j2", entries=entries)
@@ -271,9 +277,8 @@ class Brief:
         theme = self.themes[0]
         with_data = [r for r in self.results[theme] if r.has_data]
         without = [r for r in self.results[theme] if not r.has_data]
-        names = {c.id: c.name for c in self.strategy_period.committees}
         return self._render("indicators.html.j2", with_data=with_data, without=without,
-                            fokusliste=self.fokusliste(), committee_names=names)
+                            fokusliste=self.fokusliste(), committee_names=self.committee_names)
 
     def overview_html(self) -> str:
         """One headline chart per theme that has one: the first chart of its first indicator with data."""
@@ -281,12 +286,12 @@ class Brief:
         for theme in self.themes:
             first = next((r for r in self.results[theme] if r.has_data and r.charts), None)
             highlights.append((theme, first))
-        names = {c.id: c.name for c in self.strategy_period.committees}
-        return self._render("overview.html.j2", highlights=highlights, fokusliste=self.fokusliste(), committee_names=names)
+        return self._render("overview.html.j2", highlights=highlights, fokusliste=self.fokusliste(),
+                            committee_names=self.committee_names)
 
     def sources_html(self) -> str:
         sources = params.load_sources()
-        used = sorted({t for theme in self.themes for r in self.results[theme] if r.has_data for t in r.tables_used})
+        used = self.tables_used
         rows = []
         for table in used:
             if table.startswith(MANUAL_PREFIX):
@@ -348,9 +353,10 @@ class Brief:
         manifest = json.loads(path.read_text(encoding="utf-8"))
         freq = "Q" if self.parameters.cadence == "kvartal" else "Y"
         previous_label = label(parse_period(manifest["period"], freq))
-        used = sorted({t for theme in self.themes for r in self.results[theme] if r.has_data for t in r.tables_used})
+        used = self.tables_used
         found = changes(path, self.processed, self.context.kommune, used)
-        names = {t: params.load_sources().tables[t].title for t in used if t in params.load_sources().tables}
+        tables = params.load_sources().tables
+        names = {t: tables[t].title for t in used if t in tables}
         periods = {c.table: [label(parse_period(p)) for p in c.new_periods] for c in found}
         for change in found:
             change.revised = [(label(parse_period(p)), old, new) for p, old, new in change.revised]

@@ -188,6 +188,3 @@ def fetch_offline(snapshot: Path, raw_dir: Path, log=print) -> list[Outcome]:
         log(f"{table}: {'new version' if status == 'new' else 'unchanged'}")
     return outcomes
 
-
-def latest_periods(catalogue: list[dict]) -> dict[str, dict]:
-    return {entry["id"]: entry for entry in catalogue}

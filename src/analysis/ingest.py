@@ -18,12 +18,18 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analysis import __version__
 from analysis.errors import WorkbookError
 from analysis.params import TableSpec, load_indicators, load_sources, load_strategy
 from analysis.paths import PARAMS_DIR, PROCESSED_DIR, RAW_DIR, SNAPSHOT_DIR, relative
 from analysis.sources.manual import KINDS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from analysis.sources.classification import Areas
 
 # pandas and the readers are imported where they are used: deciding that nothing changed, which
 # every run does first, should not pay for them.

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import TYPE_CHECKING
 
 from babel.dates import format_date, get_quarter_names
 
 from analysis.errors import WorkbookError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LOCALE = "da_DK"
 CADENCES = {"kvartal": "Q", "aar": "Y"}

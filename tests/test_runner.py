@@ -91,6 +91,40 @@ def test_a_failing_job_does_not_stop_the_others(project):
     assert (project / "outputs/2025K1/kvartal/briefs/growth.html").is_file()
 
 
+@pytest.mark.parametrize("cell, error", [
+    ("import time\ntime.sleep(300)", "CellTimeoutError"),
+    ("import os\nos._exit(3)", "DeadKernelError"),
+])
+def test_a_job_that_hangs_or_loses_its_kernel_fails_alone(project, cell, error):
+    notebook = nbformat.read(project / "notebooks/cooperation.ipynb", as_version=4)
+    notebook.cells.insert(3, nbformat.v4.new_code_cell(cell))
+    nbformat.write(notebook, project / "notebooks/cooperation.ipynb")
+    started = time.monotonic()
+    done = run(project, "--timeout", "5")
+    assert time.monotonic() - started < 120
+    assert done.returncode == 1, done.stderr
+    jobs = {job["name"]: job for job in manifest(project)["jobs"]}
+    assert jobs["growth"]["status"] == "ok"
+    assert jobs["cooperation"]["status"] == "failed"
+    assert jobs["cooperation"]["error"].startswith(error), jobs["cooperation"]["error"]
+    assert not _processes_of(project), "no kernel outlives its run"
+
+
+def _processes_of(project: Path) -> list[int]:
+    """Processes still running for this project copy (workers, kernel server, kernels), found by
+    the WORKBOOK_ROOT the run gave them."""
+    marker = f"WORKBOOK_ROOT={project}\0".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker in (entry / "environ").read_bytes() and (entry / "stat").read_text().split()[2] != "Z":
+                    found.append(int(entry.name))
+            except OSError:
+                pass  # gone meanwhile, or not ours
+    return found
+
+
 def test_one_run_at_a_time(project):
     folder = project / "outputs/2025K1"
     folder.mkdir(parents=True)
@@ -109,8 +143,13 @@ def test_a_killed_run_leaves_the_published_run_and_the_next_run_completes(projec
     deadline = time.monotonic() + 120
     while not list(folder.parent.glob(".kvartal.building-*/executed/*.ipynb")) and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert len(_processes_of(project)) > 1, "the run's processes are found while it runs"
     killed.send_signal(signal.SIGKILL)
     killed.wait()
+    deadline = time.monotonic() + 10
+    while _processes_of(project) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _processes_of(project), "workers, kernel server and kernels die with the run"
     assert digests(folder) == before
     assert manifest(project)["jobs"][0]["status"] == "ok"
     after = run(project, "--force")

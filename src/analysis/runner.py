@@ -25,12 +25,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
-from analysis import __version__, params
+from analysis import __version__, kernels, params
 from analysis.errors import WorkbookError
 from analysis.ingest import data_location, ingest, read_manifest
 from analysis.paths import NOTEBOOKS_DIR, OUTPUTS_DIR, PARAMS_DIR, PROCESSED_DIR, PROJECT_ROOT, TEMPLATES_DIR, relative
@@ -43,17 +43,6 @@ from analysis.provenance import git_commit
 PACKAGES = ["analysis", "pandas", "matplotlib", "papermill", "nbconvert", "scipy", "babel", "pyarrow"]
 KERNEL = "python3"
 JOB_TIMEOUT = 600  # seconds a notebook cell may take before its job fails
-
-
-def _kernel_manager_class(socket_dir: str):
-    """Kernels talk over local IPC sockets in a folder of their own, rather than open TCP ports."""
-    from jupyter_client.manager import AsyncKernelManager
-
-    class IPCKernelManager(AsyncKernelManager):
-        def __init__(self, **kwargs):
-            super().__init__(transport="ipc", ip=os.path.join(socket_dir, "kernel"), **kwargs)
-
-    return IPCKernelManager
 
 
 @dataclass
@@ -238,6 +227,8 @@ def run(
     """
     if cadence not in CADENCES:
         raise WorkbookError(f"--cadence {cadence}: unknown cadence; expected one of {', '.join(CADENCES)}")
+    if timeout <= 0:
+        raise WorkbookError(f"--timeout {timeout}: expected a positive number of seconds")
     requested = None if period_text == "latest" else check_period_text(period_text, cadence)
     strategy = params.load_strategy()
     params.load_indicators()
@@ -362,23 +353,22 @@ def _execute_all(planned, previous, target, build, log, timeout, workers) -> lis
         else:
             to_run.append((job, job_parameters, key))
     if to_run:
-        # Import the heavy modules once, here, so the forked workers share them instead of each
-        # importing them at the same time (measured: 17 s instead of 11 s for the quarterly run).
-        import nbconvert  # noqa: F401
-        import papermill  # noqa: F401
-
         progress = _progress(len(to_run))
-        with ProcessPoolExecutor(max_workers=workers or workers_for(len(to_run)), initializer=_worker_start) as pool:
-            futures = {pool.submit(_execute, job.model_dump(), job_parameters, str(build), timeout): (job, key)
-                       for job, job_parameters, key in to_run}
-            for future in as_completed(futures):
-                job, key = futures[future]
-                done = JobOutcome(**future.result(), key=key)
-                outcomes[job.name] = done
-                if done.status == "ok":
-                    progress(f"{job.name}: brief made in {done.seconds:.1f} s")
-                else:
-                    progress(f"{job.name}: FAILED ({done.error}); executed notebook kept in executed/{job.name}.ipynb")
+        # The kernel server starts first, so its imports overlap ours and the pool's start.
+        with kernels.KernelServer() if kernels.available() else nullcontext() as server:
+            _import_execution_modules()
+            with ProcessPoolExecutor(max_workers=workers or workers_for(len(to_run)), initializer=_worker_start) as pool:
+                futures = {pool.submit(_execute, job.model_dump(), job_parameters, str(build), timeout,
+                                       server.address if server else None): (job, key)
+                           for job, job_parameters, key in to_run}
+                for future in as_completed(futures):
+                    job, key = futures[future]
+                    done = JobOutcome(**future.result(), key=key)
+                    outcomes[job.name] = done
+                    if done.status == "ok":
+                        progress(f"{job.name}: brief made in {done.seconds:.1f} s")
+                    else:
+                        progress(f"{job.name}: FAILED ({done.error}); executed notebook kept in executed/{job.name}.ipynb")
     return [outcomes[job.name] for job, _parameters, _key in planned]
 
 
@@ -413,8 +403,23 @@ def _worker_start() -> None:
         os.close(_LOCK_FD)
 
 
-def _execute(job: dict, parameters: dict, build: str, timeout: int) -> dict:
-    """One job, in a worker process: execute the notebook, export its brief. Returns JobOutcome fields."""
+def _import_execution_modules() -> None:
+    """Import papermill and nbconvert once, before the pool forks, so the workers share them
+    instead of each importing them at the same time (measured: 17 s instead of 11 s for the
+    quarterly run).
+
+    jsonschema imports rfc3987-syntax when it is installed (JupyterLab brings it) to check IRI
+    formats, and builds a grammar for it: 0.8 s of every such process. nbformat never asks for
+    those formats, so the run leaves it out."""
+    sys.modules.setdefault("rfc3987_syntax", None)  # None: `import rfc3987_syntax` raises ImportError
+    import nbconvert  # noqa: F401
+    import papermill  # noqa: F401
+
+
+def _execute(job: dict, parameters: dict, build: str, timeout: int, kernel_server: str | None = None) -> dict:
+    """One job, in a worker process: execute the notebook, export its brief. Returns JobOutcome fields.
+
+    With a kernel server's address, the notebook's kernel is forked from it (see kernels.py)."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -427,7 +432,7 @@ def _execute(job: dict, parameters: dict, build: str, timeout: int) -> dict:
         notebook = papermill.execute_notebook(
             str(PROJECT_ROOT / notebook_path), str(executed), parameters=parameters, kernel_name=KERNEL,
             progress_bar=False, log_output=False, cwd=str(NOTEBOOKS_DIR), execution_timeout=timeout,
-            kernel_manager_class=_kernel_manager_class(socket_dir),
+            kernel_manager_class=kernels.kernel_manager_class(socket_dir, kernel_server),
         )
         (Path(build) / "briefs" / f"{name}.html").write_text(export_brief(notebook, _document_title(notebook)),
                                                               encoding="utf-8")

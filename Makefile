@@ -23,8 +23,8 @@ $(BIN)/uv:
 install: $(BIN)/uv ## Install the workbook and JupyterLab with pinned versions into .venv
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -c requirements/lock.txt -e ".[lab]"
 
-install-test: $(BIN)/uv ## Install the workbook and the test tools with pinned versions into .venv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -c requirements/lock.txt -e ".[lab,test]"
+install-test: $(BIN)/uv ## Install the workbook and the test tools (and Dask, which they test) with pinned versions
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c requirements/lock.txt -e ".[lab,test,dask]"
 
 briefs: install ## Install everything and make the quarterly briefs for the latest quarter
 	$(BIN)/python -m analysis run --cadence kvartal --period latest
@@ -50,7 +50,7 @@ bench: install ## Print the run's speed and memory figures (benchmarks/bench.py;
 	$(BIN)/python benchmarks/bench.py
 
 lock: $(BIN)/uv ## Re-resolve requirements/lock.txt from pyproject.toml
-	$(BIN)/uv pip compile pyproject.toml --extra lab --extra test --python-version 3.11 --universal -o requirements/lock.txt
+	$(BIN)/uv pip compile pyproject.toml --extra lab --extra test --extra dask --python-version 3.11 --universal -o requirements/lock.txt
 
 clean: ## Remove the environment and everything the workbook rebuilds (data/processed, outputs)
 	rm -rf $(VENV) data/processed/*.parquet data/processed/*.json

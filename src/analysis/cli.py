@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--kommune", help="kommunekoder to make briefs for, comma-separated, or 'all' (default: params/strategy.yml)")
     run.add_argument("--only", help="the jobs of the run plan to run, comma-separated (default: all)")
     run.add_argument("--jobs", type=int, help="notebooks run at once (default: two per core)")
+    run.add_argument("--executor", default="local", choices=["local", "dask"],
+                     help="where the notebooks run: local (a process pool here, the default) or dask")
+    run.add_argument("--scheduler", help="with --executor dask: the Dask scheduler's address, e.g. tcp://10.0.0.5:8786")
     run.add_argument("--timeout", type=int, default=600, help="seconds a notebook cell may take before its job fails (default: 600)")
     run.add_argument("--example-data", action="store_true",
                      help="fill manual indicators that have no file with illustrative data, marked Eksempeldata")
@@ -110,7 +113,8 @@ def _run(args: argparse.Namespace) -> int:
     outcome = runner.run(args.cadence, args.period, data=args.data, outputs_dir=args.outputs or OUTPUTS_DIR, log=_log,
                          example_data=args.example_data, force=args.force, workers=args.jobs, timeout=args.timeout,
                          kommuner=_kommuner(args.kommune), only=args.only.split(",") if args.only else None,
-                         comparison_group=args.comparison_group)
+                         comparison_group=args.comparison_group, executor=args.executor,
+                         scheduler=args.scheduler)
     if outcome.failed:
         _log(f"error: {len(outcome.failed)} job(s) failed: {', '.join(outcome.failed)}")
         return EXIT_JOB_FAILED

@@ -20,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -42,6 +43,7 @@ from analysis.provenance import git_commit
 
 PACKAGES = ["analysis", "pandas", "matplotlib", "papermill", "nbconvert", "scipy", "babel", "pyarrow"]
 KERNEL = "python3"
+EXECUTORS = ("local", "dask")
 JOB_TIMEOUT = 600  # seconds a notebook cell may take before its job fails
 
 
@@ -219,16 +221,24 @@ def run(
     kommuner: list[int] | None = None,
     only: list[str] | None = None,
     comparison_group: str = "kommunegruppe",
+    executor: str = "local",
+    scheduler: str | None = None,
 ) -> RunOutcome:
     """Make every brief of a cadence for a period; raises WorkbookError on bad input.
 
     `kommuner` runs the jobs for other municipalities too (their briefs are named
-    `<job>-<kommunekode>.html`); `only` keeps the named jobs of the run plan.
+    `<job>-<kommunekode>.html`); `only` keeps the named jobs of the run plan. `executor="dask"`
+    runs the jobs on the Dask cluster whose scheduler is at `scheduler` instead of the local pool.
     """
     if cadence not in CADENCES:
         raise WorkbookError(f"--cadence {cadence}: unknown cadence; expected one of {', '.join(CADENCES)}")
     if timeout <= 0:
         raise WorkbookError(f"--timeout {timeout}: expected a positive number of seconds")
+    if executor not in EXECUTORS:
+        raise WorkbookError(f"--executor {executor}: unknown; expected one of {', '.join(EXECUTORS)}")
+    if (executor == "dask") != bool(scheduler):
+        raise WorkbookError("--executor dask needs --scheduler ADDRESS" if scheduler is None
+                            else f"--scheduler {scheduler}: only used with --executor dask")
     requested = None if period_text == "latest" else check_period_text(period_text, cadence)
     strategy = params.load_strategy()
     params.load_indicators()
@@ -300,7 +310,8 @@ def run(
                         job = job.model_copy(update={"name": f"{job.name}-{kommune:03d}"})
                     key = job_key(PROJECT_ROOT / job.notebook, job_parameters, data_fingerprint, package_code, params_hashes)
                     planned.append((job, job_parameters, key))
-            outcome.jobs = _execute_all(planned, reusable, target, build, log, timeout, workers)
+            engine = Dask(scheduler, data_fingerprint) if executor == "dask" else Local(workers)
+            outcome.jobs = _execute_all(planned, reusable, target, build, log, timeout, engine)
             manifest = {
                 "run_id": run_id,
                 "cadence": cadence,
@@ -314,6 +325,7 @@ def run(
                 "code": code_hashes,
                 "package_code": package_code,
                 "jobs": [job.__dict__ for job in outcome.jobs],
+                "executor": executor,
             }
             (build / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
                                                  encoding="utf-8")
@@ -338,8 +350,8 @@ def _previous_jobs(target: Path) -> dict[str, dict]:
             if job.get("status") in ("ok", "reused") and job.get("key") and (target / job.get("brief", "-")).is_file()}
 
 
-def _execute_all(planned, previous, target, build, log, timeout, workers) -> list[JobOutcome]:
-    """Reuse what is unchanged, run the rest on a process pool, and report as jobs finish."""
+def _execute_all(planned, previous, target, build, log, timeout, engine) -> list[JobOutcome]:
+    """Reuse what is unchanged, run the rest on the engine, and report as jobs finish."""
     outcomes: dict[str, JobOutcome] = {}
     to_run = []
     for job, job_parameters, key in planned:
@@ -354,22 +366,91 @@ def _execute_all(planned, previous, target, build, log, timeout, workers) -> lis
             to_run.append((job, job_parameters, key))
     if to_run:
         progress = _progress(len(to_run))
+        for (job, _parameters, key), result in engine.execute(to_run, build, timeout):
+            done = JobOutcome(**result, key=key)
+            outcomes[job.name] = done
+            if done.status == "ok":
+                progress(f"{job.name}: brief made in {done.seconds:.1f} s")
+            else:
+                progress(f"{job.name}: FAILED ({done.error}); executed notebook kept in executed/{job.name}.ipynb")
+    return [outcomes[job.name] for job, _parameters, _key in planned]
+
+
+class Local:
+    """Jobs on a process pool on this machine, with warm kernels where the system allows."""
+
+    def __init__(self, workers: int | None) -> None:
+        self.workers = workers
+
+    def execute(self, to_run, build: Path, timeout: int):
+        """Yields ((job, parameters, key), JobOutcome fields) as the jobs finish."""
         # The kernel server starts first, so its imports overlap ours and the pool's start.
         with kernels.KernelServer() if kernels.available() else nullcontext() as server:
             _import_execution_modules()
-            with ProcessPoolExecutor(max_workers=workers or workers_for(len(to_run)), initializer=_worker_start) as pool:
+            with ProcessPoolExecutor(max_workers=self.workers or workers_for(len(to_run)),
+                                     initializer=_worker_start) as pool:
                 futures = {pool.submit(_execute, job.model_dump(), job_parameters, str(build), timeout,
-                                       server.address if server else None): (job, key)
+                                       server.address if server else None): (job, job_parameters, key)
                            for job, job_parameters, key in to_run}
                 for future in as_completed(futures):
-                    job, key = futures[future]
-                    done = JobOutcome(**future.result(), key=key)
-                    outcomes[job.name] = done
-                    if done.status == "ok":
-                        progress(f"{job.name}: brief made in {done.seconds:.1f} s")
-                    else:
-                        progress(f"{job.name}: FAILED ({done.error}); executed notebook kept in executed/{job.name}.ipynb")
-    return [outcomes[job.name] for job, _parameters, _key in planned]
+                    yield futures[future], future.result()
+
+
+class Dask:
+    """Jobs on an existing Dask cluster. Its workers need this project at the same path (a shared
+    drive) and the same environment; they send the executed notebook and brief back, so they
+    need no access to the run's build folder. Kernels there start the usual way."""
+
+    def __init__(self, scheduler: str, data_fingerprint: str) -> None:
+        self.scheduler = scheduler
+        self.expected = {"root": str(PROJECT_ROOT), "data": data_fingerprint}
+
+    def execute(self, to_run, build: Path, timeout: int):
+        try:
+            from distributed import Client, as_completed as dask_completed
+        except ImportError:
+            raise WorkbookError("--executor dask: Dask is not installed; pip install -e '.[dask]'") from None
+        try:
+            client = Client(self.scheduler, timeout="10s", set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as err:
+            raise WorkbookError(f"--scheduler {self.scheduler}: no Dask scheduler answered "
+                                f"({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
+        with client:
+            futures = {client.submit(_execute_elsewhere, job.model_dump(), job_parameters, timeout, self.expected,
+                                     key=f"workbook-{job.name}-{key[:16]}", pure=False): (job, job_parameters, key)
+                       for job, job_parameters, key in to_run}
+            for future in dask_completed(futures, loop=client.loop):
+                job, job_parameters, key = futures[future]
+                try:
+                    result = future.result()
+                except Exception as err:  # a worker that died or a task the cluster gave up on
+                    result = {"name": job.name, "notebook": job.notebook, "status": "failed", "seconds": 0.0,
+                              "brief": "", "error": f"{type(err).__name__}: {err}".splitlines()[0]}
+                for name, content in result.pop("files", {}).items():
+                    (build / name).write_bytes(content)
+                yield (job, job_parameters, key), result
+
+
+def _execute_elsewhere(job: dict, parameters: dict, timeout: int, expected: dict) -> dict:
+    """One job on another engine's worker: run it in a folder of its own and send the files back
+    with the outcome. A worker that sees another project or other processed data refuses it."""
+    outcome = {"name": job["name"], "notebook": job["notebook"], "status": "failed", "seconds": 0.0, "brief": "",
+               "error": ""}
+    if str(PROJECT_ROOT) != expected["root"]:
+        outcome["error"] = f"worker {socket.gethostname()} sees the project at {PROJECT_ROOT}, not {expected['root']}"
+        return outcome
+    if read_manifest(PROCESSED_DIR).get("fingerprint") != expected["data"]:
+        outcome["error"] = f"worker {socket.gethostname()} sees other processed data in {PROCESSED_DIR}"
+        return outcome
+    with tempfile.TemporaryDirectory(prefix="workbook-job-") as folder:
+        (Path(folder) / "executed").mkdir()
+        (Path(folder) / "briefs").mkdir()
+        _import_execution_modules()
+        outcome = _execute(job, parameters, folder, timeout)
+        names = [f"executed/{job['name']}.ipynb", outcome["brief"]]
+        outcome["files"] = {name: (Path(folder) / name).read_bytes() for name in names
+                            if name and (Path(folder) / name).is_file()}
+    return outcome
 
 
 def _progress(total: int) -> Callable[[str], None]:

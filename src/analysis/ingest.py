@@ -208,7 +208,8 @@ def read_manifest(processed_dir: Path = PROCESSED_DIR) -> dict:
 
 def vintages_of(observations: pd.DataFrame) -> dict[str, str]:
     """The latest period on disk per table (DST period codes sort correctly within a table)."""
-    latest = observations.groupby("table", observed=True)["period"].agg(lambda s: max(s.astype(str)))
+    pairs = observations[["table", "period"]].drop_duplicates().astype(str)  # a few hundred rows, not a million
+    latest = pairs.groupby("table")["period"].max()
     return {str(k): str(v) for k, v in latest.items()}
 
 

@@ -114,7 +114,7 @@ def _ages(column: pd.Series, name: str) -> pd.Series:
             row = _first_bad(column == text)
             raise WorkbookError(f"{name} line {row + 2}, column ALDER: '{text}'; expected an age like '18 år'")
         mapping[text] = int(match.group(1))
-    return column.map(mapping).astype("int16")
+    return categories.cat.rename_categories(mapping).astype("int16")
 
 
 def _periods(column: pd.Series, frequency: str | None, name: str) -> pd.Series:

@@ -38,8 +38,15 @@ PR_SET_PDEATHSIG = 1
 
 
 def available() -> bool:
-    """Warm kernels need fork, a parent-death signal and process file descriptors (Linux)."""
-    return sys.platform == "linux" and hasattr(os, "pidfd_open")
+    """Warm kernels need fork, a parent-death signal and process file descriptors (Linux 5.3 or
+    later, and a container that allows them)."""
+    if sys.platform != "linux" or not hasattr(os, "pidfd_open"):
+        return False
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:
+        return False
+    return True
 
 
 def _die_with_parent() -> None:
@@ -49,7 +56,9 @@ def _die_with_parent() -> None:
 
 
 class KernelServer:
-    """The kernel server of one run: a child process that preloads modules and forks kernels."""
+    """The kernel server of one run: a child process that preloads modules and forks kernels.
+
+    It listens on a Unix socket in a folder only this user can open (mkdtemp makes it 0700)."""
 
     def __init__(self) -> None:
         self.folder = tempfile.mkdtemp(prefix="workbook-kernels-")
@@ -97,13 +106,21 @@ def serve(address: str, parent: int) -> None:
     while True:
         connection, _ = listener.accept()
         with connection:
-            request = json.loads(connection.makefile("r", encoding="utf-8").readline())
+            try:
+                request = json.loads(connection.makefile("r", encoding="utf-8").readline())
+                if not {"argv", "cwd", "env"} <= set(request):
+                    continue  # the client hears no pid and says so
+            except (OSError, ValueError):
+                continue
             pid = os.fork()
             if pid == 0:
                 listener.close()
                 connection.close()
                 _become_kernel(request)  # never returns
-            connection.sendall(f"{pid}\n".encode())
+            try:
+                connection.sendall(f"{pid}\n".encode())
+            except OSError:
+                os.kill(pid, signal.SIGKILL)  # its job is gone
 
 
 def _become_kernel(request: dict) -> None:

@@ -20,6 +20,10 @@ def test_numbers():
     assert fmt.signed(-0.25, 1) == "\u22120,3"
     assert fmt.signed(-0.04, 1) == "0,0"  # no minus on a zero
     assert fmt.points(0.7, short=True) == "+0,7\u00a0pct.-point"
+    assert fmt.significant(1.0332) == "1,03"
+    assert fmt.significant(0.0012345) == "0,00123"
+    assert fmt.significant(48167.4) == "48.167"
+    assert fmt.significant(-0.2449) == "\u22120,245"
 
 
 def test_periods_and_labels():

@@ -67,7 +67,7 @@ def test_survey_share_carries_its_sample_size(data_folder):
     result = next(r for r in brief.results["community"] if r.indicator.id == "loneliness")
     assert result.sentences[0] == "Seneste tal for ensomhed: 9,0\u00a0% (2021) (undersøgelse med 1.600 svar)."
     assert result.status.status == "på rette vej"
-    assert result.status.method.startswith("Wilson 95 % intervals")
+    assert result.status.method == "Wilson-intervaller (95\u00a0%): første 11,4-14,8, seneste 7,7-10,5"
 
 
 def test_qualitative_words_are_shown_as_text(data_folder):

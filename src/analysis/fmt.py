@@ -40,6 +40,14 @@ def decimal(value: float, digits: int = 2) -> str:
     return number(value, digits)
 
 
+def significant(value: float, digits: int = 3) -> str:
+    """For method notes: three significant digits, but never fewer than the whole number.
+    1.0332 -> '1,03'; 0.0012345 -> '0,00123'; 48167.4 -> '48.167'."""
+    if value is None or math.isnan(value) or value == 0:
+        return number(value)
+    return number(value, max(0, digits - 1 - math.floor(math.log10(abs(value)))))
+
+
 def percent(value: float, digits: int = 1) -> str:
     """A value already in percent: 0.6 -> '0,6 %' (with a non-breaking space)."""
     return f"{number(value, digits)}{NBSP}%"

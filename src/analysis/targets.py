@@ -132,9 +132,9 @@ def _level(target: Target, series: pd.Series, higher: bool, unit: str, sample_si
         which = f"i {year}" if year == target.year else f"i {year}, det nærmeste senere år med tal"
         if _meets(value, goal, higher):
             return Status(ON_TRACK, f"Målet på {goal_text} i {target.year} er nået: tallet var {_text(value, unit)} {which}.",
-                          f"target year passed; judged on {year}")
+                          f"målåret er passeret; vurderet på {year}")
         return Status(OFF_TRACK, f"Målet på {goal_text} i {target.year} blev ikke nået: tallet var {_text(value, unit)} {which}.",
-                      f"target year passed; judged on {year}")
+                      f"målåret er passeret; vurderet på {year}")
     latest = float(series.iloc[-1])
     if target.year is None:
         if _meets(latest, goal, higher):
@@ -151,9 +151,10 @@ def _level(target: Target, series: pd.Series, higher: bool, unit: str, sample_si
     recent = series.iloc[-RECENT_POINTS:]
     if len(recent) < MIN_TREND_POINTS:
         return Status(UNCERTAIN, f"Der er kun {len(recent)} måling(er), for få til at se, om målet på {goal_text} i {target.year} nås.",
-                      "fewer points than a trend needs")
+                      "færre målinger end en trend kræver")
     low, point, high = projection(recent, target.year)
-    method = f"linear trend over {len(recent)} points projected to {target.year}: {point:.3g} ({CONFIDENCE:.0%} interval {low:.3g} to {high:.3g})"
+    method = (f"lineær trend over {len(recent)} målinger fremskrevet til {target.year}: {fmt.significant(point)} "
+              f"({fmt.percent(CONFIDENCE * 100, 0)}-prædiktionsinterval {fmt.significant(low)} til {fmt.significant(high)})")
     projected = _text(point, unit)
     if (low >= goal) if higher else (high <= goal):
         return Status(ON_TRACK, f"Fortsætter udviklingen, ender tallet omkring {projected} i {target.year}, sikkert på den rigtige side af målet på {goal_text}.", method)
@@ -179,11 +180,12 @@ def projection(series: pd.Series, year: float) -> tuple[float, float, float]:
 def _direction(series: pd.Series, higher: bool) -> Status:
     recent = series.iloc[-RECENT_POINTS:]
     if len(recent) < MIN_DIRECTION_POINTS:
-        return Status(UNCERTAIN, f"Der er kun {len(recent)} måling(er), for få til at se en retning.", "fewer points than a trend test needs")
+        return Status(UNCERTAIN, f"Der er kun {len(recent)} måling(er), for få til at se en retning.", "færre målinger end en trendtest kræver")
     tau, p_value = stats.kendalltau(np.arange(len(recent)), recent.to_numpy(dtype=float))
     if np.isnan(tau):
-        return Status(UNCERTAIN, "Tallet har ikke flyttet sig i perioden.", "constant series")
-    method = f"Mann-Kendall over {len(recent)} points: tau {tau:.2f}, p {p_value:.3f}"
+        return Status(UNCERTAIN, "Tallet har ikke flyttet sig i perioden.", "konstant række")
+    p_text = "p < 0,001" if p_value < 0.0005 else f"p {fmt.decimal(p_value, 3)}"
+    method = f"Mann-Kendall-test over {len(recent)} målinger: tau {fmt.decimal(tau, 2)}, {p_text}"
     if p_value >= 1 - CONFIDENCE:
         return Status(UNCERTAIN, f"Over de seneste {len(recent)} målinger er der ingen klar retning; udsvingene kan være tilfældige.", method)
     rising = tau > 0
@@ -204,10 +206,11 @@ def wilson(share_percent: float, n: float, confidence: float = 0.95) -> tuple[fl
 
 def _survey_direction(series: pd.Series, sample_sizes: pd.Series, higher: bool) -> Status:
     if len(series) < 2:
-        return Status(UNCERTAIN, "Der er kun én måling, så der er intet at sammenligne med endnu.", "one survey")
+        return Status(UNCERTAIN, "Der er kun én måling, så der er intet at sammenligne med endnu.", "én undersøgelse")
     first_low, first_high = wilson(float(series.iloc[0]), float(sample_sizes.loc[series.index[0]]))
     last_low, last_high = wilson(float(series.iloc[-1]), float(sample_sizes.loc[series.index[-1]]))
-    method = (f"Wilson 95 % intervals: first {first_low:.1f}-{first_high:.1f}, latest {last_low:.1f}-{last_high:.1f}")
+    method = (f"Wilson-intervaller ({fmt.percent(95, 0)}): første {fmt.number(first_low, 1)}-{fmt.number(first_high, 1)}, "
+              f"seneste {fmt.number(last_low, 1)}-{fmt.number(last_high, 1)}")
     if last_low > first_high:
         status = ON_TRACK if higher else OFF_TRACK
         return Status(status, "Andelen er steget mere, end den statistiske usikkerhed i undersøgelserne kan forklare.", method)
@@ -236,7 +239,9 @@ def _better_than_group(group: pd.DataFrame | None, kommune: str | None, higher: 
     lagged = len(leads) == 3 and all(x < 0 for x in leads)
     outside_good = value > q75 if higher else value < q25
     outside_bad = value < q25 if higher else value > q75
-    method = f"latest {value:.3g} vs mean of others {mean:.3g}, IQR {q25:.3g} to {q75:.3g}; leads over last {len(leads)}: {[round(float(x), 3) for x in leads]}"
+    method = (f"seneste {fmt.significant(value)} mod de øvriges gennemsnit {fmt.significant(mean)}, kvartiler "
+              f"{fmt.significant(q25)} til {fmt.significant(q75)}; forspring de seneste {len(leads)} gange: "
+              f"{', '.join(fmt.significant(float(x)) for x in leads)}")
     text = f"{_text(value, unit)} mod {_text(mean, unit)} i gennemsnit"
     if lead(latest) > 0 and (outside_good or held):
         why = "og er blandt den bedste fjerdedel" if outside_good else "og har været det de seneste tre gange"
@@ -260,7 +265,7 @@ def _rank(target: Target, series: pd.Series) -> Status:
     rank = int(series.iloc[index])
     goal_text = "nr. 1" if goal == 1 else f"top {goal}"
     if rank <= goal:
-        return Status(ON_TRACK, f"Kommunen var nr. {rank} {when}, og målet er {goal_text}.", "rank")
+        return Status(ON_TRACK, f"Kommunen var nr. {rank} {when}, og målet er {goal_text}.", "placering")
     if target.year is not None and years.max() < target.year and len(series) >= 2 and series.iloc[-1] < series.iloc[-2]:
-        return Status(UNCERTAIN, f"Kommunen var nr. {rank} {when} og rykker op, men målet er {goal_text} i {target.year}.", "rank improving")
-    return Status(OFF_TRACK, f"Kommunen var nr. {rank} {when}, og målet er {goal_text}.", "rank")
+        return Status(UNCERTAIN, f"Kommunen var nr. {rank} {when} og rykker op, men målet er {goal_text} i {target.year}.", "placering på vej op")
+    return Status(OFF_TRACK, f"Kommunen var nr. {rank} {when}, og målet er {goal_text}.", "placering")

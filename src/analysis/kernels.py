@@ -49,10 +49,14 @@ def available() -> bool:
     return True
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """Have the system kill this process when its parent ends (Linux; elsewhere nothing happens)."""
     import ctypes
 
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 class KernelServer:
@@ -87,7 +91,7 @@ class KernelServer:
 
 def serve(address: str, parent: int) -> None:
     """The server's loop: listen first (jobs queue up while modules load), preload, then fork on request."""
-    _die_with_parent()
+    die_with_parent()
     if os.getppid() != parent:  # the run ended before the line above took effect
         return
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels are reaped by the system
@@ -130,7 +134,7 @@ def _become_kernel(request: dict) -> None:
         os.setsid()  # its own process group, as jupyter_client gives a kernel
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        _die_with_parent()
+        die_with_parent()
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.close(devnull)

@@ -98,7 +98,6 @@ def export_brief(notebook, title: str) -> str:
 def _document_title(notebook) -> str:
     """The brief's title, read from the header the notebook displayed (the <h1>); the template escapes it."""
     import html
-    import re
 
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
@@ -366,8 +365,8 @@ def _execute_all(planned, previous, target, build, log, timeout, engine) -> list
             to_run.append((job, job_parameters, key))
     if to_run:
         progress = _progress(len(to_run))
-        for (job, _parameters, key), result in engine.execute(to_run, build, timeout):
-            done = JobOutcome(**result, key=key)
+        for (job, _parameters, key), done in engine.execute(to_run, build, timeout):
+            done.key = key
             outcomes[job.name] = done
             if done.status == "ok":
                 progress(f"{job.name}: brief made in {done.seconds:.1f} s")
@@ -383,7 +382,7 @@ class Local:
         self.workers = workers
 
     def execute(self, to_run, build: Path, timeout: int):
-        """Yields ((job, parameters, key), JobOutcome fields) as the jobs finish."""
+        """Yields ((job, parameters, key), JobOutcome) as the jobs finish."""
         # The kernel server starts first, so its imports overlap ours and the pool's start.
         with kernels.KernelServer() if kernels.available() else nullcontext() as server:
             _import_execution_modules()
@@ -422,35 +421,32 @@ class Dask:
             for future in dask_completed(futures, loop=client.loop):
                 job, job_parameters, key = futures[future]
                 try:
-                    result = future.result()
+                    done, files = future.result()
                 except Exception as err:  # a worker that died or a task the cluster gave up on
-                    result = {"name": job.name, "notebook": job.notebook, "status": "failed", "seconds": 0.0,
-                              "brief": "", "error": f"{type(err).__name__}: {err}".splitlines()[0]}
-                for name, content in result.pop("files", {}).items():
+                    done, files = JobOutcome(job.name, job.notebook, "failed", error=_first_line(err)), {}
+                for name, content in files.items():
                     (build / name).write_bytes(content)
-                yield (job, job_parameters, key), result
+                yield (job, job_parameters, key), done
 
 
-def _execute_elsewhere(job: dict, parameters: dict, timeout: int, expected: dict) -> dict:
+def _execute_elsewhere(job: dict, parameters: dict, timeout: int, expected: dict) -> tuple[JobOutcome, dict[str, bytes]]:
     """One job on another engine's worker: run it in a folder of its own and send the files back
     with the outcome. A worker that sees another project or other processed data refuses it."""
-    outcome = {"name": job["name"], "notebook": job["notebook"], "status": "failed", "seconds": 0.0, "brief": "",
-               "error": ""}
+    refused = None
     if str(PROJECT_ROOT) != expected["root"]:
-        outcome["error"] = f"worker {socket.gethostname()} sees the project at {PROJECT_ROOT}, not {expected['root']}"
-        return outcome
-    if read_manifest(PROCESSED_DIR).get("fingerprint") != expected["data"]:
-        outcome["error"] = f"worker {socket.gethostname()} sees other processed data in {PROCESSED_DIR}"
-        return outcome
+        refused = f"worker {socket.gethostname()} sees the project at {PROJECT_ROOT}, not {expected['root']}"
+    elif read_manifest(PROCESSED_DIR).get("fingerprint") != expected["data"]:
+        refused = f"worker {socket.gethostname()} sees other processed data in {PROCESSED_DIR}"
+    if refused:
+        return JobOutcome(job["name"], job["notebook"], "failed", error=refused), {}
     with tempfile.TemporaryDirectory(prefix="workbook-job-") as folder:
         (Path(folder) / "executed").mkdir()
         (Path(folder) / "briefs").mkdir()
         _import_execution_modules()
         outcome = _execute(job, parameters, folder, timeout)
-        names = [f"executed/{job['name']}.ipynb", outcome["brief"]]
-        outcome["files"] = {name: (Path(folder) / name).read_bytes() for name in names
-                            if name and (Path(folder) / name).is_file()}
-    return outcome
+        names = [f"executed/{job['name']}.ipynb", outcome.brief]
+        files = {name: (Path(folder) / name).read_bytes() for name in names if name and (Path(folder) / name).is_file()}
+    return outcome, files
 
 
 def _progress(total: int) -> Callable[[str], None]:
@@ -472,14 +468,9 @@ def _progress(total: int) -> Callable[[str], None]:
 
 
 def _worker_start() -> None:
-    """A pool worker ends with the run that started it, and does not hold the run's lock."""
-    import ctypes
-    import signal
-
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass  # not Linux: a killed run's workers finish their notebook and exit
+    """A pool worker ends with the run that started it, and does not hold the run's lock.
+    (Outside Linux a killed run's workers finish their notebook and exit.)"""
+    kernels.die_with_parent()
     if _LOCK_FD is not None:
         os.close(_LOCK_FD)
 
@@ -497,15 +488,19 @@ def _import_execution_modules() -> None:
     import papermill  # noqa: F401
 
 
-def _execute(job: dict, parameters: dict, build: str, timeout: int, kernel_server: str | None = None) -> dict:
-    """One job, in a worker process: execute the notebook, export its brief. Returns JobOutcome fields.
+def _first_line(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}".splitlines()[0]
+
+
+def _execute(job: dict, parameters: dict, build: str, timeout: int, kernel_server: str | None = None) -> JobOutcome:
+    """One job, in a worker process: execute the notebook and export its brief.
 
     With a kernel server's address, the notebook's kernel is forked from it (see kernels.py)."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     name, notebook_path = job["name"], job["notebook"]
-    outcome = {"name": name, "notebook": notebook_path, "status": "ok", "seconds": 0.0, "brief": "", "error": ""}
+    outcome = JobOutcome(name, notebook_path)
     executed = Path(build) / "executed" / f"{name}.ipynb"
     started = time.perf_counter()
     socket_dir = tempfile.mkdtemp(prefix="workbook-kernel-")
@@ -517,14 +512,14 @@ def _execute(job: dict, parameters: dict, build: str, timeout: int, kernel_serve
         )
         (Path(build) / "briefs" / f"{name}.html").write_text(export_brief(notebook, _document_title(notebook)),
                                                               encoding="utf-8")
-        outcome["brief"] = f"briefs/{name}.html"
+        outcome.brief = f"briefs/{name}.html"
     except PapermillExecutionError as err:
-        outcome["status"], outcome["error"] = "failed", f"{err.ename}: {err.evalue}".splitlines()[0]
+        outcome.status, outcome.error = "failed", f"{err.ename}: {err.evalue}".splitlines()[0]
     except Exception as err:  # a kernel that died or timed out: the job fails, the run goes on
-        outcome["status"], outcome["error"] = "failed", f"{type(err).__name__}: {err}".splitlines()[0]
+        outcome.status, outcome.error = "failed", _first_line(err)
     finally:
         shutil.rmtree(socket_dir, ignore_errors=True)
-    outcome["seconds"] = round(time.perf_counter() - started, 2)
+    outcome.seconds = round(time.perf_counter() - started, 2)
     return outcome
 
 

@@ -39,6 +39,27 @@ def observations(location):
 
 
 @pytest.fixture(scope="session")
+def indicator_table(observations):
+    """The engine's table of every indicator for every area and period, from the real snapshot."""
+    from analysis.measures import compute_all
+
+    return compute_all(observations, params.load_indicators(), params.load_sources())
+
+
+def series_of(table, indicator: str, area: str = HEDENSTED):
+    """One area's figures of an indicator, indexed by date."""
+    rows = table[(table["indicator"] == indicator) & (table["area"] == area)]
+    return rows.set_index("date").sort_index()
+
+
+def wide_of(table, indicator: str):
+    """An indicator's values, dates x areas."""
+    rows = table[table["indicator"] == indicator]
+    rows = rows.assign(area=rows["area"].astype(str))
+    return rows.pivot_table(index="date", columns="area", values="value", aggfunc="first").sort_index()
+
+
+@pytest.fixture(scope="session")
 def processed(location, tmp_path_factory):
     return load_processed(location, tmp_path_factory.mktemp("processed"))
 

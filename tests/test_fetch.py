@@ -140,7 +140,8 @@ def test_one_failing_table_does_not_stop_the_others(server, tmp_path):
 def test_a_query_is_checked_against_tableinfo_before_data_is_asked_for(server, tmp_path):
     wrong = Query("STRAF42", "STRAF42", {"national oprindelse": ["99"], "tid": ["2023"]})
     outcome = fetch_online([wrong], client(server), tmp_path, log=lambda _m: None)[0]
-    assert outcome.detail == "params/queries.yml: STRAF42: variable HERKOMST1 of STRAF42 has no value '99'"
+    assert outcome.detail.startswith("params/queries.yml: STRAF42: table STRAF42: variable HERKOMST1 (national oprindelse) "
+                                     "has no value '99'; it has 00, 80, 81")
     assert server.requests == []
 
 
@@ -246,3 +247,170 @@ def test_the_brief_says_what_changed_since_the_previous_brief(tmp_path):
     assert "Siden briefen for 4. kvt. 2024:" in text
     assert "nye perioder: januar 2025, februar 2025, marts 2025." in text
     assert "1 tal er revideret: oktober 2024 fra 47.950 til 47.954." in text
+
+
+def _alone(tmp_path):
+    """A clone of the repository with nothing beside it: no ../shared/data."""
+    import subprocess as sp
+
+    from analysis.paths import PROJECT_ROOT
+
+    copy = tmp_path / "alone" / "project"
+    tracked = sp.run(["git", "ls-files"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout
+    for name in tracked.splitlines():
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(PROJECT_ROOT / name, copy / name)
+    return copy
+
+
+def test_a_clone_alone_fetches_what_it_needs_and_makes_the_briefs(tmp_path):
+    """`make briefs` on a fresh clone with a network: the run fetches the tables first. The Statbank
+    API is the local one, serving the snapshot's real FOLK1AM and RAS200 (and TEST DATA for FLY66);
+    DST's Kommunegrupper and noegletal come from the addresses in params/sources.yml, checked by sha256."""
+    import os
+    import subprocess
+
+    from bs4 import BeautifulSoup
+
+    from statbank_server import serve
+
+    project = _alone(tmp_path)
+    with serve(fly66_years=(2024, 2024)) as api:
+        env = {**os.environ, "WORKBOOK_ROOT": str(project), "WORKBOOK_STATBANK_URL": api.url,
+               "WORKBOOK_DOWNLOAD_MIRROR": api.mirror}
+        done = subprocess.run([sys_executable(), "-m", "analysis", "run", "--cadence", "kvartal", "--period", "latest",
+                               "--only", "growth"], cwd=project, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        assert sorted({r["table"] for r in api.requests}) == ["FLY66", "FOLK1AM", "RAS200"]
+    assert "fetch: FOLK1AM, FLY66, RAS200, INDBYGGERE, AREAL, KOMGRP not on disk; fetching them first" in done.stderr
+    html = (project / "outputs/2025K1/kvartal/briefs/growth.html").read_text(encoding="utf-8")
+    assert "48.167 indbyggere den 1. januar 2025" in BeautifulSoup(html, "html.parser").get_text()
+    komgrp = (project / "data/raw/classifications/komgrp.csv").resolve()
+    assert komgrp.read_bytes() == (SNAPSHOT_DIR / "classifications/komgrp.csv").read_bytes()
+
+
+def test_a_clone_alone_without_a_network_says_where_data_must_come_from(tmp_path):
+    import os
+    import subprocess
+
+    project = _alone(tmp_path)
+    env = {**os.environ, "WORKBOOK_ROOT": str(project), "WORKBOOK_STATBANK_URL": "http://127.0.0.1:9/v1",
+           "WORKBOOK_DOWNLOAD_MIRROR": "http://127.0.0.1:9/raw"}
+    done = subprocess.run([sys_executable(), "-m", "analysis", "run", "--cadence", "kvartal"], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: table FOLK1AM is missing from data/raw/ or ../shared/data/ and could not be fetched")
+    assert "put the data snapshot in ../shared/data" in last and "Traceback" not in done.stderr
+    assert not (project / "outputs" / "2025K1").exists()
+
+
+def test_run_with_fetch_fetches_first_and_without_a_network_runs_on_what_is_on_disk(tmp_path):
+    import os
+    import subprocess
+
+    from conftest import copy_project
+    from statbank_server import serve
+
+    project = copy_project(tmp_path)
+    with serve(fly66_years=(2024, 2024)) as api:
+        env = {**os.environ, "WORKBOOK_ROOT": str(project), "WORKBOOK_STATBANK_URL": api.url}
+        done = subprocess.run([sys_executable(), "-m", "analysis", "run", "--fetch", "--cadence", "kvartal", "--only",
+                               "growth"], cwd=project, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    assert "FOLK1AM: new version" in done.stderr and "published outputs/2025K1/kvartal" in done.stderr
+    assert (project / "data/raw/statbank/FAM44N.csv").is_symlink()
+    offline = {**os.environ, "WORKBOOK_ROOT": str(project), "WORKBOOK_STATBANK_URL": "http://127.0.0.1:9/v1"}
+    again = subprocess.run([sys_executable(), "-m", "analysis", "run", "--fetch", "--cadence", "kvartal", "--only",
+                            "growth", "--force"], cwd=project, env=offline, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stderr
+    said = [line for line in again.stderr.splitlines() if line.startswith("fetch:")]
+    assert len(said) == 1 and "running on the data on disk" in said[0] and "Connection refused" in said[0]
+
+
+def sys_executable() -> str:
+    import sys
+
+    return sys.executable
+
+
+def _municipalities() -> list[str]:
+    from statbank_server import municipalities
+
+    return [code for code, _name in municipalities()]
+
+
+def _query(name: str):
+    return next(q for q in load_queries() if q.name == name)
+
+
+def test_large_queries_are_split_by_period_and_dst_refuses_what_it_refuses():
+    """FLY66 at 18-36 since 2017 is 1,459,808 cells: two CSV requests of at most 1,000,000. The local
+    API answers as DST does: one CSV request for all of it gets REQUEST-LIMIT, and BULK that leaves
+    a variable out gets EXTRACT-NOTALLOWED."""
+    import requests as http
+
+    from statbank_server import serve as serve_api
+
+    with serve_api() as api:
+        api_client = StatbankClient(api.url, retries=0, backoff=0)
+        info = api_client.tableinfo("FLY66")
+        planned = api_client.plan(_query("FLY66"), info, _municipalities())
+        assert planned.cells == 98 * 98 * 19 * 8
+        sizes = [[len(v["values"]) for v in body["variables"]] for body in planned.bodies]
+        assert sizes == [[98, 98, 19, 5], [98, 98, 19, 3]]
+        assert all(body["format"] == "CSV" for body in planned.bodies)
+        periods = [p for body in planned.bodies for p in body["variables"][-1]["values"]]
+        assert periods == [str(y) for y in range(2017, 2025)]
+        assert [v["id"] for v in planned.variables] == ["TILKOMMUNE", "FRAKOMMUNE", "ALDER", "Tid"]  # KØN summed
+
+        whole = {**planned.bodies[0], "variables": [*planned.bodies[0]["variables"][:3], planned.bodies[0]["variables"][3] | {
+            "values": periods}]}
+        refused = http.post(f"{api.url}/data", json=whole, timeout=30)
+        assert refused.status_code == 400 and refused.json()["errorTypeCode"] == "REQUEST-LIMIT"
+        bulk = http.post(f"{api.url}/data", json={**whole, "format": "BULK"}, timeout=30)
+        assert bulk.status_code == 400 and bulk.json() == {
+            "errorTypeCode": "EXTRACT-NOTALLOWED", "message": "Der skal vælges værdier for variabel: køn"}
+        assert len(api.requests) == 2  # the plan itself sent nothing
+
+        # One period over the limit needs BULK, and BULK needs every variable named.
+        by2 = Query("BY2", "BY2", {"kommune": "kommuner", "bystørrelse": "*", "alder": "*", "tid": "*"})
+        huge = api_client.tableinfo("BY2")  # with 5,000 ages a single year is 5.9 million cells
+        for variable in huge["variables"]:
+            if variable["id"] == "ALDER":
+                variable["values"] = [{"id": str(i), "text": f"{i} år"} for i in range(5000)]
+        with pytest.raises(WorkbookError, match=r"params/queries.yml: BY2: table BY2: 17,640,000 cells need format BULK, "
+                                                r"which sums nothing: name the values of KØN \(køn\)"):
+            api_client.plan(by2, huge, _municipalities())
+        named = Query("BY2", "BY2", {**by2.variables, "køn": "*"})
+        assert [b["format"] for b in api_client.plan(named, huge, _municipalities()).bodies] == ["BULK"]
+
+
+def test_a_value_the_table_lacks_names_the_table_variable_and_value():
+    from statbank_server import serve as serve_api
+
+    with serve_api() as api:
+        api_client = StatbankClient(api.url, retries=0, backoff=0)
+        wrong = Query("ERHV2", "ERHV2", {"område": "kommuner", "branche (DB07 10-grp)": ["TOT"], "enhed": ["JOB"],
+                                         "tid": "*"})
+        with pytest.raises(WorkbookError) as caught:
+            api_client.plan(wrong, api_client.tableinfo("ERHV2"), _municipalities())
+    assert str(caught.value) == ("params/queries.yml: ERHV2: table ERHV2: variable ENHED (enhed) has no value 'JOB'; "
+                                 "it has ARBSTED, ANSATTE")
+    assert api.requests == []
+
+
+def test_the_workbooks_own_queries_all_plan_within_the_limits():
+    """Every query of params/queries.yml against the local API's tableinfo: CSV under the limit,
+    every value known to the table."""
+    from statbank_server import serve as serve_api
+
+    with serve_api() as api:
+        api_client = StatbankClient(api.url, retries=0, backoff=0)
+        for query in load_queries():
+            planned = api_client.plan(query, api_client.tableinfo(query.table), _municipalities())
+            for body in planned.bodies:
+                cells = 1
+                for variable in body["variables"]:
+                    cells *= len(variable["values"])
+                assert body["format"] == "CSV" and cells <= 1_000_000, query.name

@@ -1,23 +1,29 @@
-"""Indicators on the real snapshot, against figures anyone can check in Statistikbanken."""
+"""The indicators on the real snapshot, computed by the engine from their declarations, against
+figures anyone can check in Statistikbanken."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from analysis import indicators, params, results
+from analysis import indicators, params
+from analysis.compare import against_group
 from analysis.errors import WorkbookError
+from analysis.figures import Scope, select
 from analysis.periods import code, parse_period
 
-from conftest import HEDENSTED
+from conftest import HEDENSTED, series_of, wide_of
+
+JAN_2025 = pd.Timestamp("2025-01-01")
 
 
-def test_population_on_1_january_2025_and_2023(observations):
-    monthly = indicators.population_monthly(observations)
-    january = indicators.population_january(observations)
-    assert monthly.loc[pd.Timestamp("2025-01-01"), HEDENSTED] == 48167
-    assert january.loc[pd.Timestamp("2023-01-01"), HEDENSTED] == 47609
-    assert january.loc[pd.Timestamp("1993-01-01"), HEDENSTED] == 40013
+def test_population_on_1_january_2025_and_2023(indicator_table):
+    population = series_of(indicator_table, "population")
+    assert population.loc[JAN_2025, "value"] == 48167
+    assert population.loc[JAN_2025, "period"] == "2025M01"  # FOLK1AM wins where both sources have the day
+    assert population.loc[pd.Timestamp("2023-01-01"), "value"] == 47609
+    assert population.loc[pd.Timestamp("1993-01-01"), "value"] == 40013
+    assert population.loc[pd.Timestamp("1993-01-01"), "period"] == "1993"  # noegletal before FOLK1AM begins
 
 
 def test_noegletal_and_folk1am_agree_where_both_have_1_january(observations):
@@ -29,29 +35,31 @@ def test_noegletal_and_folk1am_agree_where_both_have_1_january(observations):
         assert (a == b).all(), year
 
 
-def test_quarterly_value_is_the_first_month_of_the_quarter(observations):
-    population = indicators.population_monthly(observations)
-    quarterly = indicators.stock_series(population, parse_period("2024K3"))[HEDENSTED]
+def test_quarterly_value_is_the_first_month_of_the_quarter(indicator_table):
+    population = series_of(indicator_table, "population")
+    quarterly = indicators.usable(population, stock=True, period=parse_period("2024K3"))
     assert quarterly.index[-1] == pd.Timestamp("2024-07-01")
-    assert quarterly.iloc[-1] == population.loc[pd.Timestamp("2024-07-01"), HEDENSTED] == 47876
+    assert quarterly["value"].iloc[-1] == 47876
 
 
-def test_growth_against_oplandskommuner(observations, areas):
-    population = indicators.population_january(observations)
-    growth = indicators.growth_series(population, parse_period("2024"))
+def test_growth_against_oplandskommuner(indicator_table, areas):
+    growth = wide_of(indicator_table, "population_growth")
     members = areas.members("Oplandskommuner")
-    latest = indicators.group_comparison(growth.loc[pd.Timestamp("2025-01-01")], HEDENSTED, members)
+    latest = against_group(growth.loc[JAN_2025], HEDENSTED, members)
     assert latest["value"] == pytest.approx((48167 / 47725 - 1) * 100)
     assert round(latest["value"], 2) == 0.93
     assert round(latest["mean_others"], 2) == 0.24
     assert latest["rank"] == 2 and latest["n"] == 24
+    row = series_of(indicator_table, "population_growth").loc[JAN_2025]
+    assert (row["numerator"], row["denominator"]) == (48167, 47725)
 
 
-def test_young_movers_2024(observations):
-    table = indicators.movers(observations, 2024)
-    assert table.loc[HEDENSTED, "in"] == 1431
-    assert table.loc[HEDENSTED, "out"] == 1385
-    assert round(table.loc[HEDENSTED, "ratio"], 3) == 1.033
+def test_young_movers_2024(indicator_table):
+    row = series_of(indicator_table, "movers_18_36").loc[JAN_2025]  # moves in 2024, dated the day after
+    assert row["period"] == "2024"
+    assert row["numerator"] == 1431
+    assert row["denominator"] == 1385
+    assert round(row["value"], 3) == 1.033
 
 
 def test_largest_flows_are_with_horsens_and_vejle(observations):
@@ -60,49 +68,56 @@ def test_largest_flows_are_with_horsens_and_vejle(observations):
     assert flows.loc["615", ["in", "out"]].tolist() == [384, 363]
 
 
-def test_employment_rate_2021(observations):
-    rates = indicators.annual_rate(observations, "RAS200", 2024)
-    assert rates.loc[2021, HEDENSTED] == 82.2
-    assert rates.index.max() == 2021
+def test_employment_rate_2021(indicator_table):
+    rates = series_of(indicator_table, "employment_rate")
+    assert rates.set_index("period").loc["2021", "value"] == 82.2
+    assert rates["period"].max() == "2021"
 
 
-def test_latest_periods(observations):
-    assert code(indicators.resolve_period(observations, "kvartal", None)) == "2025K1"
-    assert code(indicators.resolve_period(observations, "aar", None)) == "2024"
+def test_latest_periods(indicator_table):
+    assert code(indicators.resolve_period(indicator_table, "kvartal", None)) == "2025K1"
+    assert code(indicators.resolve_period(indicator_table, "aar", None)) == "2024"
 
 
 @pytest.mark.parametrize(("cadence", "period", "message"), [
     ("kvartal", "2026K1", "--period 2026K1: no population data for it; periods on disk for --cadence kvartal run 2021K4 to 2025K1"),
     ("aar", "2025", "--period 2025: no population data for it; periods on disk for --cadence aar run 1993 to 2024"),
 ])
-def test_period_without_data_is_refused(observations, cadence, period, message):
+def test_period_without_data_is_refused(indicator_table, cadence, period, message):
     freq = "Q" if cadence == "kvartal" else "Y"
     with pytest.raises(WorkbookError) as caught:
-        indicators.resolve_period(observations, cadence, parse_period(period, freq))
+        indicators.resolve_period(indicator_table, cadence, parse_period(period, freq))
     assert str(caught.value) == message
 
 
-def _context(processed, period="2025K1", group="kommunegruppe"):
-    return results.Context.build(processed, parse_period(period), HEDENSTED, group, params.load_strategy(),
-                                 "sigtepunkter-2022-2025")
+def _scope(processed, period="2025K1", group="kommunegruppe"):
+    return Scope.build(processed, parse_period(period), HEDENSTED, group, params.load_strategy(),
+                       "sigtepunkter-2022-2025")
 
 
-def test_movers_result_carries_the_2018_target(processed):
-    result = results.compute(_context(processed), params.load_indicators().get("movers_18_36"))
-    assert result.value_text == "1,03"
-    assert [t.value for t, _ in result.targets] == [1.10]
-    assert result.comparison == "Nr. 2 af 24; gns. for de andre 0,95"
-    assert "1.431 18-36-årige" in result.sentences[0]
+def test_movers_figures_carry_the_2018_target(processed):
+    from analysis import narrative
+
+    scope = _scope(processed)
+    figures = select(scope, params.load_indicators().get("movers_18_36"))
+    words = narrative.describe(figures, scope)
+    assert words.value_text == "1,03"
+    assert [t.value for t, _ in figures.targets] == [1.10]
+    assert words.comparison == "Nr. 2 af 24; gns. for de andre 0,95"
+    assert "1.431 18-36-årige" in words.sentences[0]
 
 
 def test_indicator_without_data_says_so_and_has_no_number(processed):
-    result = results.compute(_context(processed), params.load_indicators().get("families_with_children"))
-    assert result.value is None and not result.charts
-    assert "FAM44N" in result.missing
+    from analysis import narrative
+
+    scope = _scope(processed)
+    figures = select(scope, params.load_indicators().get("families_with_children"))
+    assert not figures.has_data and figures.missing_tables == ["FAM44N"]
+    assert "FAM44N" in narrative.describe(figures, scope).missing
 
 
 def test_other_comparison_group(processed):
-    context = _context(processed, group="Landkommuner")
-    assert len(context.members) == 32  # the 31 landkommuner plus Hedensted itself
+    scope = _scope(processed, group="Landkommuner")
+    assert len(scope.members) == 32  # the 31 landkommuner plus Hedensted itself
     with pytest.raises(WorkbookError, match="comparison_group 'Byer': unknown"):
-        _context(processed, group="Byer")
+        _scope(processed, group="Byer")

@@ -106,6 +106,6 @@ def test_templates_are_readable_headers(areas):
     from analysis.paths import RAW_DIR
 
     templates = sorted((RAW_DIR / "manual" / "templates").glob("*.csv"))
-    assert [t.stem for t in templates] == ["co2", "count", "economy", "kvalitativ", "processing_time", "rank", "share", "survey"]
+    assert [t.stem for t in templates] == ["co2", "count", "economy", "kvalitativ", "places", "processing_time", "rank", "share", "survey"]
     with pytest.raises(WorkbookError, match="a header but no rows"):
         read_manual_csv(RAW_DIR / "manual" / "templates" / "survey.csv", "survey", params.load_indicators(), areas)

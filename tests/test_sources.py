@@ -33,7 +33,7 @@ def test_folk1am_reads_every_row_with_codes(snapshot, sources, areas):
 def test_fly66_maps_til_and_fra_prefixes(snapshot, sources, areas):
     frame = read_statbank_csv(snapshot / "statbank/FLY66.csv.gz", sources.tables["FLY66"], areas)
     assert len(frame) == 970200
-    young = frame[frame["age"].between(18, 36)]
+    young = frame[frame["alder"].astype(int).between(18, 36)]
     assert young.loc[young["area"] == HEDENSTED, "value"].sum() == 1431
     assert young.loc[young["origin"] == HEDENSTED, "value"].sum() == 1385
 
@@ -66,7 +66,7 @@ FOLK1AM_HEAD = "\ufeffOMRÅDE;TID;INDHOLD\r\nHele landet;2021M10;5867412\r\nHede
     [
         ("\ufeffOMRAADE;TID;INDHOLD\r\nHedensted;2021M10;47047\r\n", "line 1: header OMRAADE;TID;INDHOLD; expected OMRÅDE;TID;INDHOLD"),
         ("\ufeffOMRÅDE;INDHOLD\r\nHedensted;47047\r\n", "line 1: header OMRÅDE;INDHOLD"),
-        (FOLK1AM_HEAD + "Horsens;2021M10;..\r\n", "line 4, column INDHOLD: '..'; expected a number"),
+        (FOLK1AM_HEAD + "Horsens;2021M10;1.2\r\n", "line 4, column INDHOLD: '1.2'; expected a number"),
         (FOLK1AM_HEAD + "Horsens;2021M10;mange\r\n", "line 4, column INDHOLD: 'mange'"),
         (FOLK1AM_HEAD + "Horsens;2021M1", "line 4, column INDHOLD: empty cell (a truncated line?)"),
         (FOLK1AM_HEAD + "Horsens;2025M13;1\r\n", "line 4, column TID: '2025M13' is not a month like 2025M03"),
@@ -116,7 +116,16 @@ def test_gzip_of_good_text_reads(tmp_path, sources, areas):
     text = "\ufeffTILKOMMUNE;FRAKOMMUNE;ALDER;TID;INDHOLD\r\nTil Hedensted;Fra Horsens;18 år;2024;3\r\n"
     path.write_bytes(gzip.compress(text.encode("utf-8")))
     frame = read_statbank_csv(path, sources.tables["FLY66"], areas)
-    assert frame.iloc[0][["area", "origin", "age", "value"]].tolist() == ["766", "615", 18, 3.0]
+    assert frame.iloc[0][["area", "origin", "alder", "value"]].tolist() == ["766", "615", "18", 3.0]
+
+
+def test_suppressed_cells_are_missing_values_not_errors(tmp_path, sources, areas):
+    path = tmp_path / "FOLK1AM.csv"
+    path.write_bytes((FOLK1AM_HEAD + "Horsens;2021M10;..\r\n").encode("utf-8"))
+    frame = read_statbank_csv(path, sources.tables["FOLK1AM"], areas)
+    horsens = frame[frame["area"] == "615"].iloc[0]
+    assert bool(horsens["suppressed"]) and horsens["value"] != horsens["value"]  # NaN
+    assert not frame.loc[frame["area"] == HEDENSTED, "suppressed"].any()
 
 
 def test_noegletal_bad_cell_and_unknown_code(tmp_path, snapshot, areas):

@@ -24,13 +24,14 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from pydantic import Field, ValidationError, field_validator
 
-from analysis import __version__, fmt, indicators, params, results
-from analysis.provenance import git_commit
+from analysis import __version__, charts, fmt, indicators, narrative, params
 from analysis.errors import WorkbookError
+from analysis.figures import Figures, Scope, select
 from analysis.ingest import MANUAL_PREFIX, Processed, data_location, load_processed
-from analysis.sources.manual import KINDS
 from analysis.params import THEMES, Strict
 from analysis.periods import CADENCE_LABELS, CADENCES, code, date_label, label, parse_period
+from analysis.provenance import git_commit
+from analysis.sources.manual import KINDS
 
 _templates = Environment(
     loader=PackageLoader("analysis", "templates/sections"),
@@ -64,6 +65,55 @@ class BriefParameters(Strict):
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+@dataclass(frozen=True)
+class Table:
+    caption: str
+    columns: list[str]
+    rows: list[list[str]]
+    numeric: list[bool]
+
+
+@dataclass
+class Entry:
+    """One indicator in a brief: its numbers (`figures`), the words about them, its charts and tables."""
+
+    figures: Figures
+    words: narrative.Words
+    charts: list[charts.Chart]
+    tables: list[Table]
+
+    def __getattr__(self, name: str):
+        # The templates read the figures' and the words' fields by name: value_text, status, ...
+        for part in ("words", "figures"):
+            holder = self.__dict__.get(part)
+            if holder is not None and hasattr(holder, name):
+                return getattr(holder, name)
+        raise AttributeError(name)
+
+    @property
+    def tables_used(self) -> list[str]:
+        return self.figures.tables
+
+
+def largest_flows(figures: Figures, scope: Scope) -> list[Table]:
+    """The movers indicator's extra table: the municipalities with the most moves to and from it."""
+    if not figures.has_data:
+        return []
+    year = int(figures.latest["period"])
+    flows = indicators.top_flows(scope.processed.observations, scope.kommune, year)
+    return [Table(
+        caption=f"Største flytninger af 18-36-årige til og fra {scope.kommune_name} i {year}, "
+                "ordnet efter flytninger begge veje",
+        columns=["Kommune", "Tilflyttere herfra", "Fraflyttere hertil", "Netto"],
+        rows=[[scope.name(c), fmt.number(r["in"]), fmt.number(r["out"]), fmt.signed(r["net"])] for c, r in flows.iterrows()],
+        numeric=[False, True, True, True],
+    )]
+
+
+# Tables beyond the indicator's own figures, by indicator id.
+EXTRA_TABLES = {"movers_18_36": largest_flows}
+
+
 def open_brief(**values) -> Brief:
     """Validate a notebook's parameters and load what its brief needs."""
     try:
@@ -92,7 +142,7 @@ class Brief:
                 requested = parse_period(self.parameters.period, CADENCES[cadence])
             except ValueError as err:
                 raise WorkbookError(f"--period {self.parameters.period}: {err} for --cadence {cadence}") from None
-        return indicators.resolve_period(self.processed.observations, cadence, requested)
+        return indicators.resolve_period(self.processed.indicators, cadence, requested)
 
     @cached_property
     def strategy(self) -> params.Strategy:
@@ -103,8 +153,8 @@ class Brief:
         return params.load_indicators()
 
     @cached_property
-    def context(self) -> results.Context:
-        return results.Context.build(
+    def context(self) -> Scope:
+        return Scope.build(
             self.processed, self.period, f"{self.parameters.kommune:03d}", self.parameters.comparison_group,
             self.strategy, self.parameters.strategy_period, self.parameters.example_data,
         )
@@ -141,16 +191,20 @@ class Brief:
         return [i for i in everything if i.cadence != "kvartal"]
 
     @cached_property
-    def results(self) -> dict[str, list[results.Result]]:
-        """Results per theme; an indicator in several themes is computed once."""
-        computed: dict[str, results.Result] = {}
+    def results(self) -> dict[str, list[Entry]]:
+        """The indicators per theme, with their numbers, words and charts; each made once."""
+        made: dict[str, Entry] = {}
         by_theme = {}
         for theme in self.themes:
             by_theme[theme] = []
             for indicator in self._selected(theme):
-                if indicator.id not in computed:
-                    computed[indicator.id] = results.compute(self.context, indicator)
-                by_theme[theme].append(computed[indicator.id])
+                if indicator.id not in made:
+                    figures = select(self.context, indicator)
+                    extra = EXTRA_TABLES.get(indicator.id)
+                    made[indicator.id] = Entry(figures, narrative.describe(figures, self.context),
+                                               charts.for_indicator(figures, self.context),
+                                               extra(figures, self.context) if extra else [])
+                by_theme[theme].append(made[indicator.id])
         return by_theme
 
     @property
@@ -165,8 +219,12 @@ class Brief:
 
     @property
     def tables_used(self) -> list[str]:
-        """The raw tables behind the numbers this brief shows."""
-        return sorted({t for theme in self.themes for r in self.results[theme] if r.has_data for t in r.tables_used})
+        """The raw tables behind the numbers this brief shows, as their declarations name them."""
+        used = {t for theme in self.themes for r in self.results[theme] if r.has_data for t in r.tables_used}
+        if any(r.comparison for theme in self.themes for r in self.results[theme]) and \
+                self.parameters.comparison_group in (*self.processed.areas.groups, "kommunegruppe"):
+            used.add("KOMGRP")  # the comparison group is one of DST's kommunegrupper
+        return sorted(t for t in used if t in self.processed.inputs)
 
     @cached_property
     def committee_names(self) -> dict[str, str]:
@@ -213,8 +271,9 @@ class Brief:
 
     def header_html(self) -> str:
         now, _ = indicators.reference_dates(self.period)
-        population = indicators.population_for(self.processed.observations, self.period)
-        inhabitants = population.loc[now, self.context.kommune]
+        table = self.processed.indicators
+        inhabitants = table.loc[(table["indicator"] == indicators.POPULATION) & (table["area"] == self.context.kommune)
+                                & (table["date"] == now), "value"].iloc[0]
         return self._render(
             "header.html.j2",
             kicker=self.kicker,
@@ -225,7 +284,7 @@ class Brief:
         )
 
     @property
-    def illustrative(self) -> list[results.Result]:
+    def illustrative(self) -> list[Entry]:
         """The results whose numbers are Eksempeldata."""
         return [r for theme in self.themes for r in self.results[theme] if r.illustrative]
 

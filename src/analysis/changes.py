@@ -1,9 +1,10 @@
 """What changed since the previous published run: new periods, and revised values.
 
 DST revises provisional figures, so a brief says which of the municipality's numbers are new
-and which changed since the last brief of the same cadence. The previous run's manifest names
-each raw file and its sha256; raw files are immutable versions, so the old file can be read
-again and compared row by row.
+and which changed since the last brief of the same cadence. Every run keeps, beside its
+manifest, the sums of each table's figures per area and period that it was made from
+(`figures.parquet`, a copy of data/processed/table_sums.parquet); comparing them with today's
+needs neither the old raw files nor reading any raw file at all.
 
 Example::
 
@@ -19,11 +20,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.ingest import Processed
-from analysis.params import load_sources
-from analysis.paths import PROJECT_ROOT
-from analysis.sources.noegletal import read_noegletal_csv
-from analysis.sources.statbank import read_statbank_csv
+from analysis.ingest import TABLE_SUMS, Processed, table_sums
+
+RUN_FIGURES = "figures.parquet"  # a run's copy of the processed table sums
 
 
 @dataclass
@@ -31,34 +30,27 @@ class Change:
     table: str
     new_periods: list[str] = field(default_factory=list)
     revised: list[tuple[str, float, float]] = field(default_factory=list)  # period, old value, new value
-    unreadable: str = ""  # why the old file could not be compared
+    unreadable: str = ""  # why the old figures could not be compared
 
 
 def changes(manifest_path: Path, processed: Processed, kommune: str, tables: list[str]) -> list[Change]:
     """Per table whose file differs from the previous run's: the municipality's new and revised figures."""
     previous = json.loads(manifest_path.read_text(encoding="utf-8"))["inputs"]
-    sources = load_sources()
+    old_path = manifest_path.parent / RUN_FIGURES
+    old = pd.read_parquet(old_path) if old_path.is_file() else None
+    new = table_sums(processed.observations)
     found = []
     for table in tables:
-        spec = sources.tables.get(table)
-        if spec is None or spec.kind == "classification" or table not in previous:
+        if table not in previous or table not in processed.inputs or table == "KOMGRP":
             continue
         if previous[table]["sha256"] == processed.inputs[table]["sha256"]:
             continue
         change = Change(table)
-        old_path = PROJECT_ROOT / previous[table]["file"]
-        if not old_path.is_file():
-            change.unreadable = f"den tidligere fil {previous[table]['file']} findes ikke længere"
+        if old is None:
+            change.unreadable = "den tidligere kørsel gemte ikke sine tal"
             found.append(change)
             continue
-        if spec.kind == "statbank":
-            old = read_statbank_csv(old_path, spec, processed.areas)
-        else:
-            old = read_noegletal_csv(old_path, processed.areas)
-        new = processed.observations[processed.observations["table"] == table]
-        old_rows = _own(old, kommune)
-        new_rows = _own(new, kommune)
-        merged = new_rows.merge(old_rows, on="period", how="left", suffixes=("", "_old"))
+        merged = _own(new, table, kommune).merge(_own(old, table, kommune), on="period", how="left", suffixes=("", "_old"))
         change.new_periods = sorted(merged.loc[merged["value_old"].isna(), "period"])
         revised = merged[merged["value_old"].notna() & (merged["value"] != merged["value_old"])]
         change.revised = [(r.period, float(r.value_old), float(r.value)) for r in revised.itertuples()]
@@ -66,7 +58,9 @@ def changes(manifest_path: Path, processed: Processed, kommune: str, tables: lis
     return found
 
 
-def _own(frame: pd.DataFrame, kommune: str) -> pd.DataFrame:
-    """The municipality's rows, summed over any other dimension (age, origin), by period."""
-    rows = frame[frame["area"].astype(str) == kommune]
-    return rows.assign(period=rows["period"].astype(str)).groupby("period", as_index=False)["value"].sum()
+def _own(sums: pd.DataFrame, table: str, kommune: str) -> pd.DataFrame:
+    rows = sums[(sums["table"] == table) & (sums["area"] == kommune)]
+    return rows[["period", "value"]]
+
+
+__all__ = ["Change", "RUN_FIGURES", "TABLE_SUMS", "changes"]

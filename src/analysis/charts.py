@@ -166,3 +166,62 @@ def ranked_bars(
         left = min(0.0, min(numbers))
         ax.set_xlim(left, max(numbers + [target.value if target else 0]) * 1.12)
         return Chart(_render(fig), alt, caption)
+
+
+def for_indicator(figures, scope) -> list[Chart]:
+    """The charts of one indicator in a brief, drawn from its figures (see analysis.figures):
+
+    - against the compared municipalities over time, with their middle half as a band, when
+      the indicator is compared and has two or more figures;
+    - ranked bars of the compared municipalities when it has one figure;
+    - the municipality's own line otherwise (manual data, and a count such as the population,
+      whose size says little next to other municipalities'), with the target's level.
+    """
+    from analysis import figures as numbers, fmt, narrative
+
+    indicator = figures.indicator
+    unit = indicator.unit
+    series = figures.series.dropna(subset=["value"])
+    if series.empty:
+        return []
+    goal = numbers.goal_level(figures)
+    target = TargetLine(f"Mål: {fmt.with_unit(goal, unit)}", goal) if goal is not None else None
+    name = narrative.short_name(scope)
+    rows = figures.comparisons
+    size_only = figures.stock and indicator.measure.kind in ("value", "sum") and figures.comparison_measure == "value"
+    others = narrative.others_label(figures, scope)
+    group_words = scope.region[0] if figures.compared_with == "region" else scope.group_name
+
+    def show(value: float) -> str:
+        return narrative._group_value(value, figures)
+
+    if not rows.empty and len(rows) >= 2 and not size_only:
+        x = _x(figures, rows.index)
+        lines = [Line("Gns. andre", x, list(rows["mean_others"])),
+                 Line(name, x, list(rows["value"]), highlight=True)]
+        definite = f"de andre kommuner i {scope.region[0]}" if figures.compared_with == "region" else scope.group_definite
+        band = Band(f"den midterste halvdel af {definite}", x, list(rows["q25"]), list(rows["q75"]))
+        per = " pr. 1.000 indbyggere" if figures.comparison_measure == "per_1000" else ""
+        return [time_chart(lines, show, narrative.group_alt(figures, scope, rows, others), band=band,
+                           target=target if figures.comparison_measure == "value" else None,
+                           caption=f"{indicator.name}{per}, {scope.kommune_name} og {group_words}.")]
+    if not rows.empty and len(rows) == 1 and not size_only:
+        latest = figures.group.loc[figures.latest_date].dropna()
+        values = {scope.name(code): float(v) for code, v in latest.items()}
+        per = " pr. 1.000 indbyggere" if figures.comparison_measure == "per_1000" else ""
+        period = narrative.when_label(figures, figures.latest_date, figures.latest["period"])
+        return [ranked_bars(values, scope.name(scope.kommune), show, narrative.bars_alt(figures, scope, values, goal),
+                            caption=f"{indicator.name}{per}, {period}", target=target)]
+    prefix = "Eksempeldata. " if figures.illustrative else ""
+    line = Line(name, _x(figures, series.index), list(series["value"]), highlight=True)
+    return [time_chart([line], lambda v: fmt.with_unit(v, unit), narrative.line_alt(figures, scope), target=target,
+                       caption=f"{prefix}{indicator.name}, {scope.kommune_name}", invert_y=unit == "placering")]
+
+
+def _x(figures, dates) -> list:
+    """Where a figure sits on the time axis: its day for a stock, the start of its period otherwise."""
+    if figures.stock:
+        return list(dates)
+    from analysis.periods import parse_period
+
+    return [parse_period(figures.series.loc[d, "period"]).start_time for d in dates]

@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=int, default=600, help="seconds a notebook cell may take before its job fails (default: 600)")
     run.add_argument("--example-data", action="store_true",
                      help="fill manual indicators that have no file with illustrative data, marked Eksempeldata")
+    run.add_argument("--fetch", action="store_true",
+                     help="fetch what is new from the Statbank API first (without a network: say so and run on what is on disk)")
+    run.add_argument("--base-url", default=None, help="with --fetch: the Statbank API (default: https://api.statbank.dk/v1)")
 
     fetch = commands.add_parser("fetch", help="get raw tables from the Statbank API, or from a snapshot folder")
     fetch.add_argument("--from", dest="snapshot", type=Path, help="a snapshot folder with SHA256SUMS (offline)")
@@ -110,6 +113,15 @@ def _run(args: argparse.Namespace) -> int:
     from analysis import runner
     from analysis.paths import OUTPUTS_DIR
 
+    if args.fetch and args.data:
+        raise WorkbookError("--fetch fetches into data/raw/; it cannot be used with --data")
+    if args.fetch:
+        failed = _fetch_all(args, None)
+        if failed:
+            _log(f"fetch: {len(failed)} table(s) not fetched ({failed[0].name}: {failed[0].detail}); "
+                 "running on the data on disk")
+    elif not args.data:
+        _fetch_missing(args)
     outcome = runner.run(args.cadence, args.period, data=args.data, outputs_dir=args.outputs or OUTPUTS_DIR, log=_log,
                          example_data=args.example_data, force=args.force, workers=args.jobs, timeout=args.timeout,
                          kommuner=_kommuner(args.kommune), only=args.only.split(",") if args.only else None,
@@ -119,6 +131,66 @@ def _run(args: argparse.Namespace) -> int:
         _log(f"error: {len(outcome.failed)} job(s) failed: {', '.join(outcome.failed)}")
         return EXIT_JOB_FAILED
     return EXIT_OK
+
+
+def _fetch_missing(args: argparse.Namespace) -> None:
+    """A required table in neither data/raw/ nor the snapshot: fetch what is missing, or say in
+    one line where the data must come from."""
+    from analysis.ingest import data_location, find_table
+    from analysis.params import load_queries, load_sources
+
+    location = data_location(None)
+    missing = []
+    for table, spec in load_sources().tables.items():
+        if not spec.required:
+            continue
+        try:
+            find_table(table, spec, location)
+        except WorkbookError:
+            missing.append(table)
+    if not missing:
+        return
+    fetchable = [t for t in missing if t in load_queries().queries or load_sources().tables[t].url]
+    _log(f"fetch: {', '.join(missing)} not on disk; fetching {'it' if len(missing) == 1 else 'them'} first")
+    failed = _fetch_all(args, fetchable) if fetchable == missing else []
+    if failed or fetchable != missing:
+        why = f" ({failed[0].name}: {failed[0].detail})" if failed else ""
+        raise WorkbookError(
+            f"table {missing[0]} is missing from {location.describe()} and could not be fetched{why}; put the data "
+            f"snapshot in ../shared/data (see README.md, 'Data'), or run where api.statbank.dk can be reached"
+        )
+
+
+def _fetch_all(args: argparse.Namespace, only: list[str] | None) -> list:
+    """Fetch the tables that are not in Statistikbanken, then the Statbank queries; the failed outcomes."""
+    import os
+
+    from analysis import fetch
+    from analysis.paths import RAW_DIR, SNAPSHOT_DIR
+    from analysis.sources.statbank_api import StatbankClient
+
+    outcomes = fetch.fetch_downloads(RAW_DIR, (RAW_DIR, SNAPSHOT_DIR), log=_log,
+                                     mirror=os.environ.get("WORKBOOK_DOWNLOAD_MIRROR"), only=only)
+    queries = fetch.load_queries()
+    if only is not None:
+        queries = [q for q in queries if q.name in only]
+    if queries:
+        outcomes += fetch.fetch_online(queries, StatbankClient(_base_url(args)), RAW_DIR, log=_log,
+                                       municipalities=_municipalities())
+    return [o for o in outcomes if o.status == "failed"]
+
+
+def _municipalities() -> list[str] | None:
+    """The 98 kommunekoder from DST's Kommunegrupper on disk, for queries that ask for 'kommuner'."""
+    from analysis.ingest import data_location, find_table
+    from analysis.params import load_sources
+    from analysis.sources.classification import read_komgrp
+
+    try:
+        path = find_table("KOMGRP", load_sources().tables["KOMGRP"], data_location(None))
+    except WorkbookError:
+        return None
+    return sorted(read_komgrp(path).municipalities["code"])
 
 
 def _kommuner(text: str | None) -> list[int] | None:
@@ -155,20 +227,20 @@ def _base_url(args: argparse.Namespace) -> str:
 def _fetch(args: argparse.Namespace) -> int:
     from analysis import fetch
     from analysis.paths import RAW_DIR
-    from analysis.sources.statbank_api import StatbankClient
 
     if args.snapshot:
         outcomes = fetch.fetch_offline(args.snapshot, RAW_DIR, log=_log)
+        failed = [o for o in outcomes if o.status == "failed"]
     else:
-        queries = fetch.load_queries()
-        if args.only:
-            wanted = args.only.split(",")
-            unknown = [name for name in wanted if name not in {q.name for q in queries}]
+        only = args.only.split(",") if args.only else None
+        if only:
+            from analysis.params import load_queries, load_sources
+
+            known = {*load_queries().queries, *(t for t, s in load_sources().tables.items() if s.url)}
+            unknown = [name for name in only if name not in known]
             if unknown:
-                raise WorkbookError(f"--only {unknown[0]}: not a query in params/queries.yml")
-            queries = [q for q in queries if q.name in wanted]
-        outcomes = fetch.fetch_online(queries, StatbankClient(_base_url(args)), RAW_DIR, log=_log)
-    failed = [o for o in outcomes if o.status == "failed"]
+                raise WorkbookError(f"--only {unknown[0]}: not a query in params/queries.yml or a download in params/sources.yml")
+        failed = _fetch_all(args, only)
     if failed:
         _log(f"error: {len(failed)} table(s) failed: {', '.join(o.name for o in failed)}; everything else is kept")
         return EXIT_JOB_FAILED

@@ -33,27 +33,57 @@ class Group:
     members: list[str]  # kommunekoder, the municipality included
 
 
+def against_group(values: pd.Series, kommune: str, members: list[str], polarity: str = "higher") -> dict:
+    """The municipality against the rest of its group on one date: the others' mean and median,
+    the group's quartiles, and the rank, best first (the lowest first where lower is better;
+    by size where an indicator has no better direction). {} when the municipality has no figure."""
+    group = values.reindex(members).dropna()
+    if kommune not in group.index:
+        return {}
+    others = group.drop(kommune)
+    ranks = group.rank(ascending=polarity == "lower", method="min")
+    return {
+        "value": float(group[kommune]),
+        "mean_others": float(others.mean()) if len(others) else float("nan"),
+        "median_others": float(others.median()) if len(others) else float("nan"),
+        "q25": float(group.quantile(0.25)),
+        "q75": float(group.quantile(0.75)),
+        "min": float(group.min()),
+        "max": float(group.max()),
+        "rank": int(ranks[kommune]),
+        "n": int(len(group)),
+    }
+
+
 def structural_features(processed: Processed, period: pd.Period) -> pd.DataFrame:
     """One row per municipality: population, growth over five years (%), inhabitants per km², employment rate."""
-    obs = processed.observations
-    january = indicators.population_january(obs)
-    until, _ = indicators.reference_dates(period)
-    january = january.loc[january.index <= until]
+    table = processed.indicators
+    until, flow_until = indicators.cutoffs(period)
+    population = _wide(table, "population")
+    january = population.loc[(population.index.month == 1) & (population.index <= until)]
     latest = january.index.max()
     five_years = latest - pd.DateOffset(years=5)
     codes = list(processed.areas.municipalities["code"])
-    population = january.loc[latest, codes]
-    growth = (population / january.loc[five_years, codes] - 1) * 100
+    now = january.loc[latest].reindex(codes)
+    growth = (now / january.loc[five_years].reindex(codes) - 1) * 100
+    obs = processed.observations
     area = obs[obs["table"] == "AREAL"]
     area = area.assign(area=area["area"].astype(str), year=area["period"].astype(str).astype(int))
     area = area[area["year"] <= latest.year].sort_values("year").groupby("area")["value"].last()
-    rates = indicators.annual_rate(obs, "RAS200", indicators.last_complete_year(period))
+    rates = _wide(table, "employment_rate")
+    rates = rates.loc[rates.index <= flow_until]
     return pd.DataFrame({
-        "population": population,
+        "population": now,
         "growth_5y": growth,
-        "density": population / area.reindex(codes),
-        "employment_rate": rates.iloc[-1].reindex(codes),
+        "density": now / area.reindex(codes),
+        "employment_rate": rates.iloc[-1].reindex(codes) if len(rates) else float("nan"),
     })
+
+
+def _wide(table: pd.DataFrame, indicator: str) -> pd.DataFrame:
+    rows = table[table["indicator"] == indicator]
+    rows = rows.assign(area=rows["area"].astype(str))
+    return rows.pivot_table(index="date", columns="area", values="value", aggfunc="first").sort_index()
 
 
 def most_similar(features: pd.DataFrame, kommune: str, count: int) -> pd.Series:

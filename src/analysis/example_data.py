@@ -51,7 +51,7 @@ def example_observations(registry: Indicators, kommune: str) -> pd.DataFrame:
     """Illustrative values for every manual indicator: indicator, area, period, value, n."""
     rows = []
     for indicator in registry.indicators:
-        if indicator.source.kind != "manual" or indicator.id not in SHAPES:
+        if indicator.manual_kind is None or indicator.id not in SHAPES:
             continue
         level, drift, noise = SHAPES[indicator.id]
         rng = np.random.default_rng(zlib.crc32(indicator.id.encode()))
@@ -59,7 +59,7 @@ def example_observations(registry: Indicators, kommune: str) -> pd.DataFrame:
         steps = len(periods)
         per_step = drift / 4 if indicator.cadence == "kvartal" else drift * (4 if indicator.cadence == "hvert-4-aar" else 1)
         values = level + per_step * np.arange(steps) + rng.normal(0, noise, steps)
-        kind = indicator.source.manual
+        kind = indicator.manual_kind
         if kind in ("rank",):
             values = np.clip(np.rint(values), 1, 98)
         elif kind in ("count", "economy"):

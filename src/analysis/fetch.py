@@ -17,18 +17,19 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+import requests
 
 from analysis.errors import WorkbookError
 from analysis.params import load_sources
 from analysis.paths import PARAMS_DIR, relative
-from analysis.sources.statbank_api import Query, StatbankClient
+from analysis.sources.statbank_api import Query, StatbankClient, Unreachable, _reason
 
 LICENCE = ("Danmarks Statistik: fri genbrug, også kommercielt, med kildeangivelse "
            "(svarer til CC BY 4.0)")
@@ -42,26 +43,18 @@ class Outcome:
     detail: str = ""
 
 
-def load_queries(path: Path = PARAMS_DIR / "queries.yml") -> list[Query]:
-    name = relative(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise WorkbookError(f"{name}: cannot be read ({str(err).splitlines()[0]})") from None
-    queries = []
-    for key, entry in (data or {}).get("queries", {}).items():
-        unknown = set(entry) - {"table", "variables"}
-        if unknown:
-            raise WorkbookError(f"{name}: queries.{key}: unknown key '{sorted(unknown)[0]}'")
-        if not isinstance(entry.get("table"), str) or not isinstance(entry.get("variables"), dict):
-            raise WorkbookError(f"{name}: queries.{key}: needs `table` and `variables`")
-        variables = {str(k): [str(v) for v in values] for k, values in entry["variables"].items()}
-        queries.append(Query(key, entry["table"], variables))
-    return queries
+def load_queries(params_dir: Path = PARAMS_DIR) -> list[Query]:
+    """The queries of params/queries.yml, checked by their model (one line naming the file on a mistake)."""
+    from analysis.params import load_queries as load
+
+    return [Query.of(name, spec) for name, spec in load(params_dir).queries.items()]
 
 
 def check_csv(content: bytes, content_type: str, body: dict) -> str:
-    """'' when the bytes are a complete Statbank CSV for the request, else what is wrong."""
+    """'' when the bytes are a complete Statbank CSV for the request, else what is wrong.
+
+    A Statbank request fixes exactly how many cells come back: one line per combination of the
+    values asked for. A body cut at a line end, or with a line twice, has another count."""
     if "html" in content_type.lower() or content.lstrip(BOM).lstrip()[:15].lower().startswith((b"<!doctype", b"<html")):
         return "the answer is an HTML page, not CSV"
     if not content_type.lower().startswith("text/csv"):
@@ -83,6 +76,11 @@ def check_csv(content: bytes, content_type: str, body: dict) -> str:
     widths = {line.count(";") for line in lines}
     if len(widths) != 1:
         return "the CSV has lines with different numbers of fields (truncated?)"
+    rows = math.prod(len(v["values"]) for v in body["variables"])
+    if len(lines) - 1 != rows:
+        return f"the CSV has {len(lines) - 1:,} data lines; the request asks for exactly {rows:,}"
+    if len(set(lines[1:])) != len(lines) - 1:
+        return "the CSV has a line twice"
     return ""
 
 
@@ -128,31 +126,89 @@ def _write_once(path: Path, content: bytes) -> None:
     os.replace(temporary, path)
 
 
-def fetch_online(queries: list[Query], client: StatbankClient, raw_dir: Path, log=print) -> list[Outcome]:
-    """Fetch every query; a table that fails is reported, and the others go on."""
+def fetch_online(queries: list[Query], client: StatbankClient, raw_dir: Path, log=print,
+                 municipalities: list[str] | None = None) -> list[Outcome]:
+    """Fetch every query; a table that fails is reported, and the others go on.
+
+    A query too large for one CSV request is fetched in parts (see StatbankClient.plan) and kept
+    as one file, with every request in its sidecar."""
     outcomes = []
-    for query in queries:
+    for number, query in enumerate(queries):
         try:
             info = client.tableinfo(query.table)
-            body = client.request_body(query, info)
-            content, content_type = client.data_csv(body)
-            problem = check_csv(content, content_type, body)
-            if problem:
-                raise WorkbookError(f"table {query.table}: {problem}; the file on disk is kept")
+            planned = client.plan(query, info, municipalities)
+            parts = []
+            for body in planned.bodies:
+                content, content_type = client.data_csv(body)
+                problem = check_csv(content, content_type, body)
+                if problem:
+                    part = f" (request {len(parts) + 1} of {len(planned.bodies)})" if len(planned.bodies) > 1 else ""
+                    raise WorkbookError(f"table {query.table}: {problem}{part}; the file on disk is kept")
+                parts.append(content)
+            content = parts[0] + b"".join(part[len(BOM):].split(b"\r\n", 1)[1] for part in parts[1:])
             meta = {
                 "url": f"{client.base_url}/data",
-                "request": body,
+                "request": planned.bodies[0],
+                "requests": planned.bodies,
+                "variables": planned.variables,
+                "cells": planned.cells,
                 "fetched_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "table_updated": info.get("updated", ""),
+                "footnote": (info.get("footnote") or {}).get("text", ""),
                 "licence": LICENCE,
                 "citation": f"Kilde: Danmarks Statistik, statistikbanken.dk/{query.table}",
             }
             status = store(content, f"{query.name}.csv", raw_dir / "statbank", meta)
             outcomes.append(Outcome(query.name, status))
-            log(f"{query.name}: {'new version' if status == 'new' else 'unchanged'}")
+            requests_ = f" in {len(planned.bodies)} requests" if len(planned.bodies) > 1 else ""
+            log(f"{query.name}: {'new version' if status == 'new' else 'unchanged'} ({planned.cells:,} cells{requests_})")
+        except Unreachable as err:
+            # No answer at all: the other tables would wait for the same timeouts. Say it once.
+            rest = [q.name for q in queries[number:]]
+            outcomes += [Outcome(name, "failed", str(err)) for name in rest]
+            log(f"{', '.join(rest)}: FAILED: {err}")
+            break
         except WorkbookError as err:
             outcomes.append(Outcome(query.name, "failed", str(err)))
             log(f"{query.name}: FAILED: {err}")
+    return outcomes
+
+
+def fetch_downloads(raw_dir: Path, location_folders: tuple[Path, ...], log=print, mirror: str | None = None,
+                    only: list[str] | None = None) -> list[Outcome]:
+    """The tables that are not in Statistikbanken (DST's Kommunegrupper, noegletal.dk's exports),
+    from the address params/sources.yml gives, kept only when the bytes have the sha256 it gives.
+    A table already on disk with those bytes is not downloaded again."""
+    outcomes = []
+    for table, spec in load_sources().tables.items():
+        if spec.url is None or (only is not None and table not in only):
+            continue
+        present = next((folder / f for folder in location_folders for f in spec.files
+                        if (folder / f).is_file() and _sha(folder / f) == spec.sha256), None)
+        if present is not None:
+            outcomes.append(Outcome(table, "unchanged", f"already on disk in {relative(present)}"))
+            continue
+        url = spec.url
+        if mirror:
+            url = mirror.rstrip("/") + "/" + url.split("://", 1)[1].split("/", 1)[1]
+        try:
+            response = requests.get(url, timeout=(10, 60))
+        except requests.exceptions.RequestException as err:
+            outcomes.append(Outcome(table, "failed", f"{url} could not be reached ({_reason(err)})"))
+            log(f"{table}: FAILED: {url} could not be reached ({_reason(err)})")
+            continue
+        digest = hashlib.sha256(response.content).hexdigest()
+        if response.status_code != 200 or digest != spec.sha256:
+            detail = (f"{url} answered {response.status_code}" if response.status_code != 200
+                      else f"{url}: sha256 {digest[:12]} is not the {spec.sha256[:12]} params/sources.yml expects")
+            outcomes.append(Outcome(table, "failed", detail))
+            log(f"{table}: FAILED: {detail}")
+            continue
+        meta = {"url": url, "fetched_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "citation": spec.citation}
+        status = store(response.content, Path(spec.files[0]).name, raw_dir / Path(spec.files[0]).parent, meta)
+        outcomes.append(Outcome(table, status))
+        log(f"{table}: {'new version' if status == 'new' else 'unchanged'}")
     return outcomes
 
 
@@ -169,6 +225,8 @@ def fetch_offline(snapshot: Path, raw_dir: Path, log=print) -> list[Outcome]:
     outcomes = []
     for table, spec in load_sources().tables.items():
         found = next((f for f in spec.files if (snapshot / f).is_file()), None)
+        if found is None and not spec.required:
+            continue  # not in the snapshot: fetched online
         if found is None:
             outcomes.append(Outcome(table, "failed", f"{spec.files[0]} is not in {snapshot}"))
             log(f"{table}: FAILED: {spec.files[0]} is not in {snapshot}")

@@ -38,8 +38,14 @@ OBSERVATIONS = "observations.parquet"
 AREAS = "areas.parquet"
 MANIFEST = "ingest.json"
 QUALITATIVE = "qualitative.parquet"
-# `n` is a survey's number of answers, or the total a count is out of (economic benchmarks).
-COLUMNS = ["table", "measure", "area", "origin", "age", "period", "value", "n", "unit", "source_file", "source_sha256"]
+INDICATORS = "indicators.parquet"
+# Each table's figures summed per area and period: a run keeps a copy, so the next brief can say
+# which figures are new or revised without reading old raw files.
+TABLE_SUMS = "table_sums.parquet"
+# `n` is a survey's number of answers, or the total a count is out of (economic benchmarks);
+# `suppressed` marks a figure DST does not publish (`..`). After these come the tables' own
+# columns (alder, origin, enhed, ...), empty for the rows of other tables.
+COLUMNS = ["table", "measure", "area", "period", "value", "n", "suppressed", "unit", "source_file", "source_sha256"]
 MANUAL_PREFIX = "manual/"
 QUALITATIVE_TABLE = "manual/kvalitativ"
 
@@ -70,6 +76,8 @@ class Processed:
     inputs: dict  # table id -> {"file", "sha256"}
     vintages: dict  # table id -> latest period on disk
     qualitative: pd.DataFrame  # period, theme, committee, author, text
+    indicators: pd.DataFrame  # every indicator for every area and period (analysis.measures)
+    missing: tuple[str, ...] = ()  # optional tables that are not on disk
 
 
 def data_location(data: str | Path | None = None) -> DataLocation:
@@ -109,11 +117,17 @@ def manual_folder(location: DataLocation) -> Path | None:
 
 
 def resolve_inputs(location: DataLocation) -> list[RawInput]:
-    """Every raw file a run reads: the tables of params/sources.yml and any manual files."""
+    """Every raw file a run reads: the tables of params/sources.yml on disk, and any manual files.
+    A required table that is missing is an error; an optional one is left out."""
     sources = load_sources()
     inputs = []
     for table, spec in sources.tables.items():
-        path = find_table(table, spec, location).resolve()  # a fetched table is a link to its version
+        try:
+            path = find_table(table, spec, location).resolve()  # a fetched table is a link to its version
+        except WorkbookError:
+            if spec.required:
+                raise
+            continue
         inputs.append(RawInput(table, path, sha256_of(path)))
     folder = manual_folder(location)
     if folder is not None:
@@ -127,9 +141,10 @@ def resolve_inputs(location: DataLocation) -> list[RawInput]:
 def fingerprint(inputs: list[RawInput]) -> str:
     """Changes when any raw file, the params the readers check against, or the package version change."""
     record = {
-        "format": 2,  # the layout of ingest.json and the processed tables
+        "format": 3,  # the layout of ingest.json and the processed tables
         "version": __version__,
-        "params": {name: sha256_of(PARAMS_DIR / name) for name in ("sources.yml", "indicators.yml", "strategy.yml")},
+        "params": {name: sha256_of(PARAMS_DIR / name)
+                   for name in ("sources.yml", "queries.yml", "indicators.yml", "strategy.yml")},
         "inputs": {i.table: i.sha256 for i in inputs},
     }
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
@@ -158,7 +173,7 @@ def read_all(inputs: list[RawInput]) -> tuple[pd.DataFrame, Areas, pd.DataFrame]
         if raw.table.startswith(MANUAL_PREFIX):
             frame = read_manual_csv(raw.path, raw.table.removeprefix(MANUAL_PREFIX), registry, areas)
             units = {i.id: i.unit for i in registry.indicators}
-            frames.append(frame.rename(columns={"indicator": "measure"}).assign(
+            frames.append(frame.drop(columns=["of", "note"]).rename(columns={"indicator": "measure"}).assign(
                 unit=frame["indicator"].map(units), n=frame["n"].fillna(frame["of"]), **provenance))
             continue
         spec = sources.tables[raw.table]
@@ -168,16 +183,31 @@ def read_all(inputs: list[RawInput]) -> tuple[pd.DataFrame, Areas, pd.DataFrame]
             frame = read_statbank_csv(raw.path, spec, areas)
         else:
             frame = read_noegletal_csv(raw.path, areas)
-        frames.append(frame.assign(measure=spec.measure, unit=spec.unit, **provenance))
+        frames.append(frame.assign(measure=spec.measure or raw.table, unit=spec.unit, **provenance))
     observations = pd.concat(frames, ignore_index=True)
-    for column in ("origin", "age", "n"):
+    own = sorted({c for f in frames for c in f.columns} - set(COLUMNS))
+    for column in ("n", "suppressed", *own):
         if column not in observations:
             observations[column] = pd.NA
-    observations["age"] = observations["age"].astype("Int16")
     observations["n"] = observations["n"].astype("Float64")
-    for column in ("table", "measure", "area", "origin", "period", "unit", "source_file", "source_sha256"):
+    observations["suppressed"] = observations["suppressed"].astype("boolean").fillna(False).astype(bool)
+    for column in ("table", "measure", "area", "period", "unit", "source_file", "source_sha256", *own):
         observations[column] = observations[column].astype("string").astype("category")
-    return observations[COLUMNS], areas, qualitative
+    return observations[[*COLUMNS, *own]], areas, qualitative
+
+
+def table_sums(observations: pd.DataFrame) -> pd.DataFrame:
+    """Each raw table's figures summed per area and period (over ages, origins, ...): table, area, period, value."""
+    rows = observations[~observations["table"].astype(str).str.startswith(MANUAL_PREFIX)]
+    sums = rows.groupby(["table", "area", "period"], observed=True, as_index=False)["value"].sum(min_count=1)
+    return sums.astype({"table": str, "area": str, "period": str})
+
+
+def compute_indicators(observations: pd.DataFrame) -> pd.DataFrame:
+    """Every indicator for every area and period (analysis.measures), from the observations."""
+    from analysis.measures import compute_all
+
+    return compute_all(observations, load_indicators(), load_sources())
 
 
 def input_record(raw: RawInput) -> dict:
@@ -194,12 +224,12 @@ def input_record(raw: RawInput) -> dict:
     return record
 
 
-def periods_of(observations: pd.DataFrame) -> dict[str, list[str]]:
+def periods_of(indicators: pd.DataFrame) -> dict[str, list[str]]:
     """The periods a run can be made for, per cadence, so a run that reuses everything needs no pandas."""
     from analysis.indicators import available_periods
     from analysis.periods import code
 
-    return {cadence: [code(p) for p in available_periods(observations, cadence)] for cadence in ("kvartal", "aar")}
+    return {cadence: [code(p) for p in available_periods(indicators, cadence)] for cadence in ("kvartal", "aar")}
 
 
 def read_manifest(processed_dir: Path = PROCESSED_DIR) -> dict:
@@ -230,10 +260,12 @@ def ingest(location: DataLocation, out_dir: Path = PROCESSED_DIR, force: bool = 
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         return IngestResult(True, manifest["rows"], out_dir, inputs)
     observations, areas, qualitative = read_all(inputs)
+    indicators = compute_indicators(observations)
     manifest = {
         "fingerprint": key,
         "rows": len(observations),
-        "periods": periods_of(observations),
+        "missing": missing_tables(inputs),
+        "periods": periods_of(indicators),
         "municipalities": sorted(areas.municipalities["code"]),
         "groups": areas.groups,
         "inputs": {i.table: input_record(i) for i in inputs},
@@ -243,12 +275,15 @@ def ingest(location: DataLocation, out_dir: Path = PROCESSED_DIR, force: bool = 
     _write_atomic(out_dir / OBSERVATIONS, lambda p: observations.to_parquet(p, index=False))
     _write_atomic(out_dir / AREAS, lambda p: areas.municipalities.to_parquet(p, index=False))
     _write_atomic(out_dir / QUALITATIVE, lambda p: qualitative.to_parquet(p, index=False))
+    _write_atomic(out_dir / INDICATORS, lambda p: indicators.to_parquet(p, index=False))
+    _write_atomic(out_dir / TABLE_SUMS, lambda p: table_sums(observations).to_parquet(p, index=False))
     _write_atomic(manifest_path, lambda p: p.write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8"))
     return IngestResult(False, len(observations), out_dir, inputs)
 
 
 def _current(manifest_path: Path, key: str, out_dir: Path) -> bool:
-    if not all(p.is_file() for p in (manifest_path, out_dir / OBSERVATIONS, out_dir / AREAS, out_dir / QUALITATIVE)):
+    if not all(p.is_file() for p in (manifest_path, out_dir / OBSERVATIONS, out_dir / AREAS, out_dir / QUALITATIVE,
+                                     out_dir / INDICATORS, out_dir / TABLE_SUMS)):
         return False
     try:
         return json.loads(manifest_path.read_text(encoding="utf-8")).get("fingerprint") == key
@@ -286,9 +321,18 @@ def load_processed(location: DataLocation, processed_dir: Path = PROCESSED_DIR) 
         observations = pd.read_parquet(processed_dir / OBSERVATIONS)
         municipalities = pd.read_parquet(processed_dir / AREAS)
         qualitative = pd.read_parquet(processed_dir / QUALITATIVE)
+        indicators = pd.read_parquet(processed_dir / INDICATORS)
         areas = Areas.from_municipalities(municipalities)
-        return Processed(observations, areas, manifest["inputs"], manifest["vintages"], qualitative)
+        return Processed(observations, areas, manifest["inputs"], manifest["vintages"], qualitative, indicators,
+                         tuple(manifest.get("missing", [])))
     observations, areas, qualitative = read_all(inputs)
     recorded = {i.table: input_record(i) for i in inputs}
-    return Processed(observations, areas, recorded, vintages_of(observations), qualitative)
+    return Processed(observations, areas, recorded, vintages_of(observations), qualitative,
+                     compute_indicators(observations), tuple(missing_tables(inputs)))
+
+
+def missing_tables(inputs: list[RawInput]) -> list[str]:
+    """The optional tables of params/sources.yml that are not on disk."""
+    present = {i.table for i in inputs}
+    return [table for table in load_sources().tables if table not in present]
 

@@ -34,18 +34,119 @@ class Strict(BaseModel):
 
 
 class TableSpec(Strict):
+    """A raw table: where its file is, what its variables are called, and what its figures mean.
+
+    `variables` maps each variable of a Statbank table, by its Danish text as DST's table
+    catalogue lists it, to the column the workbook gives it: `area` for the area the figures
+    are about, `period` for the time, any other short name for the rest. A file fetched by the
+    workbook carries its variable ids and value codes in its sidecar; a snapshot file without
+    one gives its header ids in `header`, in the same order as `variables`.
+    """
+
     kind: Literal["statbank", "noegletal", "classification"]
     title: str
     files: list[str] = Field(min_length=1)
-    variables: list[str] = []
+    variables: dict[str, str] = {}
+    header: dict[str, str] = {}  # a file without a sidecar: its header ids -> variable texts
+    areas: list[str] = []  # columns besides `area` whose values are areas (FLY66's origin)
     frequency: Literal["M", "Q", "Y"] | None = None
+    # start: a stock on the first day of the period (FOLK1AM, FAM44N's 1 January);
+    # end: a figure over the period, or at its end (moves in a year, jobs ultimo november).
+    time: Literal["start", "end"] = "end"
     measure: str | None = None
     unit: str | None = None
     citation: str
+    required: bool = True  # False: a run goes on without it, and its indicators say they lack data
+    url: str | None = None  # a table that is not in Statistikbanken: where `fetch` downloads it
+    sha256: str | None = None  # and the bytes it must have
+
+    @model_validator(mode="after")
+    def _statbank_layout(self) -> TableSpec:
+        if self.kind == "statbank":
+            columns = list(self.variables.values())
+            if "area" not in columns or "period" not in columns:
+                raise ValueError("a statbank table needs a variable mapped to `area` and one to `period`")
+            unknown_texts = [t for t in self.header.values() if t not in self.variables]
+            if unknown_texts:
+                raise ValueError(f"header: '{unknown_texts[0]}' is not one of the variables")
+            if len(set(columns)) != len(columns):
+                raise ValueError("two variables are mapped to the same column")
+            unknown = [c for c in self.areas if c not in columns]
+            if unknown:
+                raise ValueError(f"areas: '{unknown[0]}' is not a column of the table")
+            if self.frequency is None:
+                raise ValueError("a statbank table needs its frequency")
+        if (self.url is None) != (self.sha256 is None):
+            raise ValueError("a downloaded table needs both url and sha256")
+        return self
+
+    @property
+    def columns(self) -> list[str]:
+        """The table's columns in the processed data, besides `value`."""
+        return list(self.variables.values())
+
+    @property
+    def dimensions(self) -> list[str]:
+        """The columns a declaration may filter on or sum over: all but area and period."""
+        return [c for c in self.columns if c not in ("area", "period")]
 
 
 class Sources(Strict):
     tables: dict[str, TableSpec]
+
+
+# --- queries.yml -------------------------------------------------------------------------
+
+
+class Range(Strict):
+    """Whole-number codes from `from` to `to`, both included: ages 18 to 36. Without `to`, the
+    range runs to the highest code the table has (periods since a baseline year)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    first: int = Field(alias="from")
+    last: int | None = Field(default=None, alias="to")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if self.last is not None and self.last < self.first:
+            raise ValueError(f"from {self.first} is after to {self.last}")
+        return self
+
+    def contains(self, code: str) -> bool:
+        return code.isdigit() and self.first <= int(code) and (self.last is None or int(code) <= self.last)
+
+    def codes(self, available: list[str] | None = None) -> list[str]:
+        """The codes of the range: among `available` (a table's values) when given."""
+        if available is not None:
+            return [code for code in available if self.contains(code)]
+        if self.last is None:
+            raise ValueError("an open range needs the table's values")
+        return [str(code) for code in range(self.first, self.last + 1)]
+
+    def describe(self) -> str:
+        return f"{self.first}-{self.last if self.last is not None else ''}"
+
+
+# A query asks for every value ("*"), the 98 municipalities ("kommuner"), a list of value codes,
+# or a range of whole-number codes.
+QueryValues = Literal["*", "kommuner"] | list[str] | Range
+
+
+class QuerySpec(Strict):
+    """One Statbank request: the variables by their catalogue text, and the values to ask for.
+
+    A variable left out is summed by the API (only where the table allows it); a query that
+    would be too large for CSV is split by period, and one that still is goes out as BULK,
+    which needs every variable named.
+    """
+
+    table: str
+    variables: dict[str, QueryValues]
+
+
+class Queries(Strict):
+    queries: dict[str, QuerySpec]
 
 
 # --- strategy.yml ------------------------------------------------------------------------
@@ -149,10 +250,80 @@ class Target(Strict):
         return self
 
 
-class Source(Strict):
-    kind: Literal["statbank", "dst", "manual"]
-    tables: list[str] = []  # statbank: tables in sources.yml; dst: Statistikbanken tables to fetch
-    manual: str | None = None  # manual: the kind of analyst-kept file
+class SeriesSpec(Strict):
+    """Where one series of numbers comes from, for every area and period.
+
+    One of: a raw `table` (with `filter` by column values, summed over the columns left
+    unfiltered, optionally weighted); several `tables`, the first that has a date winning (the
+    population from FOLK1AM, and from noegletal before it); a `manual` file kind (its rows for
+    this indicator); or another `indicator`'s values.
+    """
+
+    table: str | None = None
+    tables: list[str] = []
+    manual: str | None = None
+    indicator: str | None = None
+    area: str = "area"  # the column that holds the area (FLY66: `origin` for out-movers)
+    filter: dict[str, list[str] | Range] = {}
+    exclude: dict[str, list[str]] = {}  # every value but these ("all town sizes but Landdistrikter")
+    weight: str | None = None  # multiply each figure by the number in this column's code (persons per family)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SeriesSpec:
+        given = [name for name in ("table", "tables", "manual", "indicator") if getattr(self, name)]
+        if len(given) != 1:
+            raise ValueError(f"a series needs exactly one of table, tables, manual, indicator; got {', '.join(given) or 'none'}")
+        if (self.manual or self.indicator) and (self.filter or self.exclude or self.weight or self.area != "area"):
+            raise ValueError("filter, weight and area apply to a table, not to a manual file or an indicator")
+        return self
+
+    @property
+    def table_names(self) -> list[str]:
+        return [self.table] if self.table else list(self.tables)
+
+
+class MeasureSpec(Strict):
+    """How an indicator's value is computed from its series.
+
+    value     the figure itself (`of`; the filter must leave one figure per area and period)
+    sum       the sum of the figures left by the filter (`of`)
+    share     `part` in percent of `whole`; `complement` gives 100 minus it
+    ratio     `numerator` / `denominator` times `scale` (100 for percent)
+    per_1000  `of` per 1,000 inhabitants (`per`, the population by default)
+    change    the change in `of` over `years`, in percent (`relative`) or in its own unit
+    Two series are matched on the date their figures refer to, or on the year (`align: year`)
+    when one is annual and the other is not.
+    """
+
+    kind: Literal["value", "sum", "share", "ratio", "per_1000", "change"]
+    of: SeriesSpec | None = None
+    part: SeriesSpec | None = None
+    whole: SeriesSpec | None = None
+    complement: bool = False
+    numerator: SeriesSpec | None = None
+    denominator: SeriesSpec | None = None
+    scale: float = 1.0
+    per: SeriesSpec = SeriesSpec(indicator="population")
+    years: int = Field(default=1, ge=1)
+    relative: bool = True
+    align: Literal["date", "year"] = "date"
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> MeasureSpec:
+        needed = {"value": ("of",), "sum": ("of",), "per_1000": ("of",), "change": ("of",),
+                  "share": ("part", "whole"), "ratio": ("numerator", "denominator")}[self.kind]
+        missing = [name for name in needed if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"a {self.kind} measure needs {' and '.join(missing)}")
+        return self
+
+    @property
+    def series(self) -> list[SeriesSpec]:
+        """The series the measure reads, first the one it is about."""
+        named = [self.of, self.part, self.whole, self.numerator, self.denominator]
+        if self.kind == "per_1000":
+            named.append(self.per)
+        return [s for s in named if s is not None]
 
 
 class Indicator(Strict):
@@ -161,11 +332,39 @@ class Indicator(Strict):
     description: str
     themes: list[Literal["growth", "community", "cooperation"]] = Field(min_length=1)
     committees: list[str] = []
-    source: Source
+    measure: MeasureSpec
     unit: str
     polarity: Literal["higher", "lower", "none"]
     cadence: Literal["kvartal", "aar", "hvert-4-aar"]
     targets: list[Target] = []
+    # What the municipality is compared with: the run's comparison group, or its own region
+    # (new firms "against the region's average").
+    compare_with: Literal["group", "region"] = "group"
+    # A count is compared with other municipalities per 1,000 inhabitants, not as it stands.
+    compare_per_1000: bool = False
+    # The Danish sentence on the latest figure, with {kommune}, {value}, {period}, {numerator},
+    # {denominator} and {change_year}; without it the measure kind's own sentence is used.
+    sentence: str | None = None
+    notes: list[str] = []  # plain Danish sentences a reader needs with the numbers
+
+    @property
+    def manual_kinds(self) -> list[str]:
+        return [s.manual for s in self.measure.series if s.manual]
+
+    @property
+    def manual_kind(self) -> str | None:
+        """The manual file the indicator's own numbers come from, if they come from one."""
+        first = self.measure.series[0]
+        return first.manual
+
+    def tables(self, registry: Indicators | None = None) -> list[str]:
+        """The raw tables behind the indicator's numbers, through the indicators it builds on."""
+        found: list[str] = []
+        for series in self.measure.series:
+            found += series.table_names
+            if series.indicator and registry is not None:
+                found += registry.get(series.indicator).tables(registry)
+        return list(dict.fromkeys(found))
 
 
 class Indicators(Strict):
@@ -224,6 +423,36 @@ class Comparison(Strict):
 @lru_cache(maxsize=4)
 def load_comparison(params_dir: Path = PARAMS_DIR) -> Comparison:
     return load_model(params_dir / "comparison.yml", Comparison)
+
+
+# --- regions.yml -------------------------------------------------------------------------
+
+
+class Region(Strict):
+    name: str
+    members: list[int] = Field(min_length=1)
+
+
+class Regions(Strict):
+    regions: dict[str, Region]
+
+    def region_of(self, kommune: str) -> tuple[str, Region]:
+        for code_, region in self.regions.items():
+            if int(kommune) in region.members:
+                return code_, region
+        raise WorkbookError(f"params/regions.yml: kommune {kommune} is in no region")
+
+
+@lru_cache(maxsize=4)
+def load_regions(params_dir: Path = PARAMS_DIR) -> Regions:
+    regions = load_model(params_dir / "regions.yml", Regions)
+    seen: dict[int, str] = {}
+    for code_, region in regions.regions.items():
+        for member in region.members:
+            if member in seen:
+                raise WorkbookError(f"{relative(params_dir / 'regions.yml')}: kommune {member} is in both {seen[member]} and {code_}")
+            seen[member] = code_
+    return regions
 
 
 # --- loading -----------------------------------------------------------------------------
@@ -286,10 +515,30 @@ def load_strategy(params_dir: Path = PARAMS_DIR) -> Strategy:
 
 
 @lru_cache(maxsize=8)
+def load_queries(params_dir: Path = PARAMS_DIR) -> Queries:
+    queries = load_model(params_dir / "queries.yml", Queries)
+    sources = load_sources(params_dir)
+    name = relative(params_dir / "queries.yml")
+    for key, query in queries.queries.items():
+        spec = sources.tables.get(key)
+        if spec is None or spec.kind != "statbank":
+            continue
+        asked, declared = set(query.variables), set(spec.variables)
+        if asked != declared:
+            extra = sorted(asked - declared) or sorted(declared - asked)
+            raise WorkbookError(
+                f"{name}: queries.{key}: variable '{extra[0]}' is {'asked for' if asked - declared else 'left out'}, "
+                f"but params/sources.yml says the file holds {', '.join(spec.variables)}"
+            )
+    return queries
+
+
+@lru_cache(maxsize=8)
 def load_indicators(params_dir: Path = PARAMS_DIR) -> Indicators:
     registry = load_model(params_dir / "indicators.yml", Indicators)
     strategy = load_strategy(params_dir)
     sources = load_sources(params_dir)
+    queries = load_queries(params_dir)
     name = relative(params_dir / "indicators.yml")
     for indicator in registry.indicators:
         for committee in indicator.committees:
@@ -304,11 +553,71 @@ def load_indicators(params_dir: Path = PARAMS_DIR) -> Indicators:
                     f"{name}: indicator {indicator.id}: unknown strategy period '{target.strategy}'; "
                     f"expected one of {', '.join(strategy.strategy_periods)}"
                 )
-        if indicator.source.kind == "statbank":
-            for table in indicator.source.tables:
-                if table not in sources.tables:
-                    raise WorkbookError(f"{name}: indicator {indicator.id}: table '{table}' is not in params/sources.yml")
+        for series in indicator.measure.series:
+            problem = _series_problem(series, registry, sources, queries)
+            if problem:
+                raise WorkbookError(f"{name}: indicator {indicator.id}: {problem}")
+    for indicator in registry.indicators:
+        _check_no_cycle(indicator.id, registry, (), name)
     return registry
+
+
+def _series_problem(series: SeriesSpec, registry: Indicators, sources: Sources, queries: Queries) -> str:
+    """What is wrong with one series of a declaration, or ''."""
+    from analysis.sources.manual import KINDS  # the manual kinds live with their reader
+
+    if series.manual and series.manual not in KINDS:
+        return f"unknown manual file kind '{series.manual}'; expected one of {', '.join(KINDS)}"
+    if series.indicator and series.indicator not in {i.id for i in registry.indicators}:
+        return f"unknown indicator '{series.indicator}'"
+    for table in series.table_names:
+        spec = sources.tables.get(table)
+        if spec is None:
+            return f"table '{table}' is not in params/sources.yml"
+        if spec.kind == "classification":
+            return f"table '{table}' is a classification, not figures"
+        columns = spec.columns if spec.kind == "statbank" else ["area", "period"]
+        dimensions = [c for c in columns if c not in ("area", "period")]
+        if series.area != "area" and series.area not in spec.areas:
+            return f"table {table} has no area column '{series.area}'; its areas are in {', '.join(['area', *spec.areas])}"
+        if series.weight and series.weight not in dimensions:
+            return f"table {table} has no column '{series.weight}' to weight by; it has {', '.join(dimensions) or 'none'}"
+        for column, values in [*series.filter.items(), *series.exclude.items()]:
+            if column not in dimensions:
+                return f"table {table} has no column '{column}' to filter on; it has {', '.join(dimensions) or 'none'}"
+            problem = _value_problem(table, spec, column, values, queries)
+            if problem:
+                return problem
+    return ""
+
+
+def _value_problem(table: str, spec: TableSpec, column: str, values: list[str] | Range, queries: Queries) -> str:
+    """A filter value the table's query does not ask for can never be in the file."""
+    query = queries.queries.get(table)
+    if query is None:
+        return ""
+    text = next(t for t, c in spec.variables.items() if c == column)
+    asked = query.variables.get(text)
+    if asked is None or asked == "*" or asked == "kommuner":
+        return ""
+    wanted = values.codes() if isinstance(values, Range) else list(values)
+    if isinstance(asked, Range):
+        missing = [v for v in wanted if not asked.contains(v)]
+        available = asked.describe()
+    else:
+        missing = [v for v in wanted if v not in asked]
+        available = ", ".join(asked[:12]) + (" ..." if len(asked) > 12 else "")
+    if missing:
+        return f"filter {column}: value '{missing[0]}' is not asked for in params/queries.yml ({table} asks for {available})"
+    return ""
+
+
+def _check_no_cycle(indicator_id: str, registry: Indicators, path: tuple[str, ...], name: str) -> None:
+    if indicator_id in path:
+        raise WorkbookError(f"{name}: indicator {path[0]}: builds on itself ({' -> '.join([*path, indicator_id])})")
+    for series in registry.get(indicator_id).measure.series:
+        if series.indicator:
+            _check_no_cycle(series.indicator, registry, (*path, indicator_id), name)
 
 
 @lru_cache(maxsize=8)

@@ -326,6 +326,8 @@ def run(
                 "jobs": [job.__dict__ for job in outcome.jobs],
                 "executor": executor,
             }
+            # The figures the run was made from, for the next brief's "what changed" (see changes.py).
+            shutil.copyfile(processed_dir / "table_sums.parquet", build / "figures.parquet")
             (build / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
                                                  encoding="utf-8")
             _publish(build, target)

@@ -83,6 +83,9 @@ def assess(
     series = series.dropna()
     if series.empty:
         return Status(NO_DATA, "Der er ingen tal at vurdere målet på endnu.")
+    if target.kind == "direction" and polarity == "none" and target.direction not in GOOD_DIRECTIONS:
+        return Status(NO_TARGET, "Strategien siger ikke i tal, hvad der er godt for denne indikator (fx hvad »i balance« "
+                                 "er), så tallene viser udviklingen uden en vurdering.", "ingen retning at måle på")
     higher = _good_is_higher(target, polarity)
     if target.kind in ("level", "change"):
         return _level(target, series, higher, unit, sample_sizes)
@@ -98,7 +101,7 @@ def assess(
 def _years(index: pd.Index) -> np.ndarray:
     """Time as years (fractions for dates), for regressions and for comparing with a target year."""
     if isinstance(index, pd.DatetimeIndex):
-        return np.asarray(index.year + (index.dayofyear - 1) / 365.25, dtype=float)
+        return np.asarray(index.year + (index.day_of_year - 1) / 365.25, dtype=float)
     return np.asarray(index, dtype=float)
 
 

@@ -54,6 +54,8 @@ def problems(location: DataLocation) -> list[str]:
     for table, spec in sources.tables.items():
         if spec.kind == "classification":
             continue
+        if not spec.required and not any((f / name).is_file() for f in location.folders for name in spec.files):
+            continue  # an optional table that is not fetched yet
         path = attempt(lambda table=table, spec=spec: find_table(table, spec, location))
         if path is None or areas is None:
             continue

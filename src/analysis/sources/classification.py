@@ -52,6 +52,13 @@ class Areas:
             raise WorkbookError(f"unknown kommunekode {code}")
         return str(row["name"].iloc[0])
 
+    def name_or_none(self, code: str) -> str | None:
+        """The name of a municipality or of an aggregate area (region, the country), or None."""
+        row = self.municipalities.loc[self.municipalities["code"] == code]
+        if not row.empty:
+            return str(row["name"].iloc[0])
+        return {v: k for k, v in AGGREGATE_AREAS.items()}.get(code)
+
     def group_of(self, code: str) -> str:
         row = self.municipalities.loc[self.municipalities["code"] == code]
         if row.empty:

@@ -52,6 +52,7 @@ KINDS = {
     "survey": ManualKind("En andel i procent fra en spørgeundersøgelse, med antal svar (n).", 0, 100, extra=("n",)),
     "processing_time": ManualKind("En sagsbehandlingstid i dage.", 0, None),
     "economy": ManualKind("Antal opfyldte økonomiske pejlemærker ud af et antal (of).", 0, None, integer=True, extra=("of",)),
+    "places": ManualKind("Antal pladser i kommunens dagtilbud eller skoler (kapaciteten).", 0, None, integer=True),
 }
 BASE_COLUMNS = ("indicator", "kommune", "period", "value")
 OPTIONAL_COLUMNS = ("note",)
@@ -106,8 +107,8 @@ def read_manual_csv(path: Path, kind: str, registry: Indicators, areas: Areas) -
         indicator = next((i for i in registry.indicators if i.id == indicator_id), None)
         if indicator is None:
             raise WorkbookError(f"{where}, column indicator: unknown indicator '{indicator_id}'")
-        if indicator.source.kind != "manual" or indicator.source.manual != kind:
-            expected = indicator.source.manual if indicator.source.kind == "manual" else f"none ({indicator.source.kind} data)"
+        if kind not in indicator.manual_kinds:
+            expected = ", ".join(indicator.manual_kinds) or "none (its numbers come from Statistikbanken)"
             raise WorkbookError(f"{where}, column indicator: '{indicator_id}' is not a {kind} indicator; its kind is {expected}")
         code = record["kommune"].strip().zfill(3)
         if code not in known_areas:

@@ -1,17 +1,26 @@
 """Reader for Statbank API CSV responses (api.statbank.dk/v1/data, lang=da, valuePresentation=Default).
 
 The layout: UTF-8 with a BOM, ';' separated, CRLF line ends, a header of variable ids then
-INDHOLD, value texts in each cell ("Hedensted", "Til Hedensted", "18 år"), decimal comma.
+INDHOLD, value texts in each cell ("Hedensted", "Til Hedensted", "18 år"), decimal comma, and
+`..` for a figure DST does not publish.
+
+Each header id is matched to a variable of params/sources.yml, which names the column it
+becomes (`area`, `period`, or a short name such as `alder`). A file the workbook fetched has a
+sidecar (.meta.json) that lists the variables' ids, texts and value codes from the table's
+tableinfo, so cells are turned back into DST's value codes ("Til Hedensted" -> 766, "18 år" ->
+18, "I alt" -> TOT). A snapshot file without one gives its header ids in sources.yml, its area
+texts are mapped through DST's Kommunegrupper, and ages "18 år" become 18.
 
 Example::
 
     frame = read_statbank_csv(path, spec, areas)
-    frame.columns.tolist()   # ['area', 'period', 'value'] (+ 'origin', 'age' for FLY66)
+    frame.columns.tolist()   # ['area', 'origin', 'alder', 'period', 'value', 'suppressed'] for FLY66
 """
 
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 
@@ -25,46 +34,84 @@ from analysis.periods import parse_period
 from analysis.sources.classification import Areas
 from analysis.sources.text import read_text
 
-# DST's variable ids -> the tidy columns. FLY66 is a flow: `area` receives, `origin` sends.
-AREA_VARIABLES = {"OMRÅDE": "area", "TILKOMMUNE": "area", "FRAKOMMUNE": "origin"}
-# DST prefixes the area texts of flow tables with the direction.
+# DST prefixes the area texts of flow tables with the direction (in a file without a sidecar).
 AREA_PREFIXES = {"TILKOMMUNE": "Til ", "FRAKOMMUNE": "Fra "}
 AGE_PATTERN = re.compile(r"^(\d{1,3}) år$")
 NUMBER_PATTERN = re.compile(r"^-?\d+(,\d+)?$")
-COUNT_UNITS = {"personer", "flytninger"}
+SUPPRESSED = ".."  # a figure that is confidential or not available
+COUNT_UNITS = {"personer", "flytninger", "familier", "job", "firmaer"}
 
 
-def read_statbank_csv(path: Path, spec: TableSpec, areas: Areas) -> pd.DataFrame:
+def sidecar_of(path: Path) -> dict | None:
+    """The .meta.json beside a fetched version of a raw file, or None for a file without one."""
+    sidecar = path.with_name(path.name.split(".")[0] + ".meta.json")
+    if not sidecar.is_file():
+        return None
+    try:
+        return json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise WorkbookError(f"{relative(sidecar)}: not a readable sidecar ({str(err).splitlines()[0]})") from None
+
+
+def read_statbank_csv(path: Path, spec: TableSpec, areas: Areas, sidecar: dict | None = None) -> pd.DataFrame:
     """Read one API-layout CSV into tidy columns, checking every cell the workbook relies on."""
     name = relative(path)
+    if sidecar is None:
+        sidecar = sidecar_of(path)
     text = read_text(path)
-    expected = [*spec.variables, "INDHOLD"]
     header = text.split("\n", 1)[0].rstrip("\r").split(";")
-    if header != expected:
-        raise WorkbookError(f"{name} line 1: header {';'.join(header)}; expected {';'.join(expected)}")
+    variables = _variables(header, spec, sidecar, name)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=";", dtype=str, keep_default_na=False, engine="c")
     except pd.errors.ParserError as err:
         raise WorkbookError(f"{name}: {_parser_message(err)}") from None
     if frame.empty:
         raise WorkbookError(f"{name}: a header but no data rows")
-    _check_complete_rows(frame, expected, name)
+    _check_complete_rows(frame, header, name)
 
     tidy = pd.DataFrame(index=frame.index)
-    for variable in spec.variables:
-        column = frame[variable]
-        if variable in AREA_VARIABLES:
-            tidy[AREA_VARIABLES[variable]] = _area_codes(column, AREA_PREFIXES.get(variable, ""), areas, name, variable)
-        elif variable == "ALDER":
-            tidy["age"] = _ages(column, name)
-        elif variable == "TID":
-            tidy["period"] = _periods(column, spec.frequency, name)
+    for header_id, (column, codes) in variables.items():
+        cells = frame[header_id]
+        if column == "period":
+            tidy["period"] = _periods(cells, spec.frequency, name, header_id)
+        elif column == "area" or column in spec.areas:
+            tidy[column] = _area_codes(cells, areas, codes, name, header_id)
         else:
-            raise WorkbookError(f"{name}: variable {variable} is not one the workbook knows how to read")
-    tidy["value"] = _values(frame["INDHOLD"], name, spec.unit in COUNT_UNITS)
-    keys = [c for c in tidy.columns if c != "value"]
+            tidy[column] = _codes(cells, codes, name, header_id)
+    values, suppressed = _values(frame["INDHOLD"], name, spec.unit in COUNT_UNITS)
+    tidy["value"] = values
+    tidy["suppressed"] = suppressed
+    keys = [c for c in tidy.columns if c not in ("value", "suppressed")]
     _check_duplicates(tidy, keys, name)
     return tidy
+
+
+def _variables(header: list[str], spec: TableSpec, sidecar: dict | None, name: str) -> dict[str, tuple[str, dict | None]]:
+    """Header id -> (the column it becomes, its value texts -> codes, or None without a sidecar)."""
+    if not header or header[-1] != "INDHOLD":
+        raise WorkbookError(f"{name} line 1: header {';'.join(header)}; expected the variable ids and then INDHOLD")
+    ids = header[:-1]
+    by_text = {text.lower(): column for text, column in spec.variables.items()}
+    known: dict[str, tuple[str, dict | None]] = {}
+    if sidecar and sidecar.get("variables"):
+        for variable in sidecar["variables"]:
+            column = by_text.get(variable["text"].lower())
+            if column is None:
+                raise WorkbookError(f"{name}: the file holds variable {variable['id']} ({variable['text']}), "
+                                    f"which params/sources.yml does not declare")
+            codes = {text: code for code, text in variable.get("values", {}).items()}
+            known[variable["id"].upper()] = (column, codes)
+    else:
+        for header_id, text in spec.header.items():
+            known[header_id.upper()] = (by_text[text.lower()], None)
+    unknown = [i for i in ids if i.upper() not in known]
+    if unknown or len(set(ids)) != len(ids):
+        expected = ";".join([*known, "INDHOLD"])
+        raise WorkbookError(f"{name} line 1: header {';'.join(header)}; expected {expected}")
+    columns = [known[i.upper()][0] for i in ids]
+    if "area" not in columns or "period" not in columns:
+        raise WorkbookError(f"{name} line 1: header {';'.join(header)} has no area or no time variable")
+    return {i: known[i.upper()] for i in ids}
 
 
 def _parser_message(err: Exception) -> str:
@@ -88,14 +135,23 @@ def _first_bad(mask: pd.Series) -> int:
     return int(np.flatnonzero(mask.to_numpy())[0])
 
 
-def _area_codes(column: pd.Series, prefix: str, areas: Areas, name: str, variable: str) -> pd.Series:
+def _area_codes(column: pd.Series, areas: Areas, codes: dict | None, name: str, variable: str) -> pd.Series:
     categories = column.astype("category")
     mapping = {}
     for text in categories.cat.categories:
-        area_text = text[len(prefix):] if prefix and text.startswith(prefix) else None if prefix else text
-        code = areas.code_for(area_text) if area_text is not None else None
+        code = None
+        if codes is not None:
+            code = codes.get(text)
+            code = code.zfill(3) if code is not None and code.isdigit() else code
+            if code is not None and areas.name_or_none(code) is None:
+                code = None
+        else:
+            prefix = AREA_PREFIXES.get(variable.upper(), "")
+            bare = text[len(prefix):] if text.startswith(prefix) else None
+            code = areas.code_for(bare) if bare is not None else None
         if code is None:
             row = _first_bad(column == text)
+            prefix = AREA_PREFIXES.get(variable.upper(), "") if codes is None else ""
             hint = f" starting with '{prefix}'" if prefix else ""
             raise WorkbookError(
                 f"{name} line {row + 2}, column {variable}: unknown area '{text}'; "
@@ -105,40 +161,48 @@ def _area_codes(column: pd.Series, prefix: str, areas: Areas, name: str, variabl
     return categories.cat.rename_categories(mapping)
 
 
-def _ages(column: pd.Series, name: str) -> pd.Series:
+def _codes(column: pd.Series, codes: dict | None, name: str, variable: str) -> pd.Series:
+    """Value texts -> DST's value codes: from the sidecar, else '18 år' -> '18' and the text itself."""
     categories = column.astype("category")
     mapping = {}
     for text in categories.cat.categories:
-        match = AGE_PATTERN.match(text)
-        if not match:
-            row = _first_bad(column == text)
-            raise WorkbookError(f"{name} line {row + 2}, column ALDER: '{text}'; expected an age like '18 år'")
-        mapping[text] = int(match.group(1))
-    return categories.cat.rename_categories(mapping).astype("int16")
+        if codes is not None:
+            if text not in codes:
+                row = _first_bad(column == text)
+                raise WorkbookError(f"{name} line {row + 2}, column {variable}: '{text}' is not a value the sidecar lists")
+            mapping[text] = codes[text]
+        else:
+            match = AGE_PATTERN.match(text)
+            mapping[text] = match.group(1) if match else text
+    if len(set(mapping.values())) != len(mapping):
+        raise WorkbookError(f"{name}, column {variable}: two value texts have the same code")
+    return categories.cat.rename_categories(mapping)
 
 
-def _periods(column: pd.Series, frequency: str | None, name: str) -> pd.Series:
+def _periods(column: pd.Series, frequency: str | None, name: str, variable: str) -> pd.Series:
     for text in pd.unique(column):
         try:
             parse_period(text, frequency)
         except ValueError as err:
             row = _first_bad(column == text)
-            raise WorkbookError(f"{name} line {row + 2}, column TID: {err}") from None
+            raise WorkbookError(f"{name} line {row + 2}, column {variable}: {err}") from None
     return column.astype("category")
 
 
-def _values(column: pd.Series, name: str, is_count: bool) -> pd.Series:
-    valid = column.str.match(NUMBER_PATTERN)
+def _values(column: pd.Series, name: str, is_count: bool) -> tuple[pd.Series, pd.Series]:
+    """The figures as floats, and which cells DST left out (`..`: missing, never a failed run)."""
+    suppressed = column == SUPPRESSED
+    valid = column.str.match(NUMBER_PATTERN) | suppressed
     if not valid.all():
         row = _first_bad(~valid)
         raise WorkbookError(
-            f"{name} line {row + 2}, column INDHOLD: '{column.iloc[row]}'; expected a number with decimal comma"
+            f"{name} line {row + 2}, column INDHOLD: '{column.iloc[row]}'; expected a number with decimal comma, or .."
         )
-    values = pd.to_numeric(column.str.replace(",", ".", regex=False)).astype("float64")
+    values = pd.to_numeric(column.where(~suppressed).str.replace(",", ".", regex=False)).astype("float64")
     if is_count and (values < 0).any():
         row = _first_bad(values < 0)
         raise WorkbookError(f"{name} line {row + 2}, column INDHOLD: {column.iloc[row]}; a count cannot be negative")
-    return values
+    return values, suppressed
 
 
 def _check_duplicates(tidy: pd.DataFrame, keys: list[str], name: str) -> None:

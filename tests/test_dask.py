@@ -74,6 +74,11 @@ def manifest(project: Path) -> dict:
     return json.loads((project / "outputs/2025K1/kvartal/manifest.json").read_text())
 
 
+def failed_build(project: Path) -> Path:
+    """A run with a failed job publishes nothing; its build is kept in outputs/.failed/."""
+    return max((project / "outputs/.failed").glob("2025K1-kvartal-*"), key=lambda p: p.stat().st_mtime)
+
+
 def test_a_dask_cluster_makes_the_same_briefs_as_the_local_pool(cluster):
     address, project = cluster
     local = run(project)
@@ -101,10 +106,11 @@ def test_a_failing_notebook_on_dask_fails_alone_and_is_kept(cluster):
     finally:
         path.write_bytes(original)
     assert done.returncode == 1, done.stderr
-    jobs = {job["name"]: job for job in manifest(project)["jobs"]}
+    build = failed_build(project)
+    jobs = {job["name"]: job for job in json.loads((build / "manifest.json").read_text())["jobs"]}
     assert jobs["cooperation"]["status"] == "failed"
     assert jobs["cooperation"]["error"] == "RuntimeError: the cooperation notebook broke"
-    kept = nbformat.read(project / "outputs/2025K1/kvartal/executed/cooperation.ipynb", as_version=4)
+    kept = nbformat.read(build / "executed/cooperation.ipynb", as_version=4)
     assert kept.cells[-1].outputs[0]["ename"] == "RuntimeError"
     assert jobs["growth"]["status"] in ("ok", "reused")
 
@@ -114,7 +120,7 @@ def test_workers_that_see_another_project_refuse_its_jobs(cluster, tmp_path):
     elsewhere = _project(tmp_path / "elsewhere")
     done = run(elsewhere, "--executor", "dask", "--scheduler", address)
     assert done.returncode == 1
-    errors = {job["error"] for job in manifest(elsewhere)["jobs"]}
+    errors = {job["error"] for job in json.loads((failed_build(elsewhere) / "manifest.json").read_text())["jobs"]}
     assert len(errors) == 1
     assert errors.pop().endswith(f"sees the project at {_cluster_project}, not {elsewhere}")
 

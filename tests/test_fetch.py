@@ -99,7 +99,7 @@ def test_full_path_writes_an_immutable_version_with_its_sidecar(server, tmp_path
 
     again = fetch_online([STRAF42], client(server), tmp_path, log=lambda _m: None)
     assert [o.status for o in again] == ["unchanged"]
-    assert len(list((tmp_path / "statbank" / "versions").iterdir())) == 2
+    assert sorted(p.suffix for p in (tmp_path / "statbank" / "versions").iterdir()) == [".csv", ".json", ".jsonl"]
 
 
 def test_5xx_answers_are_retried(server, tmp_path):

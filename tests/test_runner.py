@@ -51,6 +51,15 @@ def manifest(project: Path) -> dict:
     return json.loads((project / "outputs/2025K1/kvartal/manifest.json").read_text())
 
 
+def failed_build(project: Path) -> Path:
+    """The newest build kept because a job failed."""
+    return max((project / "outputs/.failed").glob("2025K1-kvartal-*"), key=lambda p: p.stat().st_mtime)
+
+
+def failed_manifest(project: Path) -> dict:
+    return json.loads((failed_build(project) / "manifest.json").read_text())
+
+
 def test_unchanged_jobs_are_reused_and_force_gives_identical_briefs(project):
     folder = project / "outputs/2025K1/kvartal"
     first = run(project)
@@ -76,19 +85,25 @@ def test_unchanged_jobs_are_reused_and_force_gives_identical_briefs(project):
     assert [job["status"] for job in manifest(project)["jobs"]] == ["ok", "ok"], "a params change runs the jobs again"
 
 
-def test_a_failing_job_does_not_stop_the_others(project):
+def test_a_failing_job_does_not_stop_the_others_and_nothing_is_published(project):
+    assert run(project).returncode == 0
+    published = digests(project / "outputs/2025K1/kvartal")
     notebook = nbformat.read(project / "notebooks/cooperation.ipynb", as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('the cooperation notebook broke')"))
     nbformat.write(notebook, project / "notebooks/cooperation.ipynb")
-    done = run(project)
+    done = run(project, "--force")
     assert done.returncode == 1
-    assert done.stderr.strip().splitlines()[-1] == "error: 1 job(s) failed: cooperation"
-    jobs = {job["name"]: job for job in manifest(project)["jobs"]}
+    kept = failed_build(project)
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: 1 job(s) failed: cooperation; nothing was published (outputs/2025K1/kvartal is as it was); "
+        f"the failed build is kept in outputs/.failed/{kept.name}")
+    jobs = {job["name"]: job for job in failed_manifest(project)["jobs"]}
     assert jobs["growth"]["status"] == "ok"
     assert jobs["cooperation"]["status"] == "failed"
     assert jobs["cooperation"]["error"] == "RuntimeError: the cooperation notebook broke"
-    assert (project / "outputs/2025K1/kvartal/executed/cooperation.ipynb").is_file()
-    assert (project / "outputs/2025K1/kvartal/briefs/growth.html").is_file()
+    assert (kept / "executed/cooperation.ipynb").is_file() and (kept / "briefs/growth.html").is_file()
+    assert digests(project / "outputs/2025K1/kvartal") == published, "the published briefs are as they were"
+    assert [job["status"] for job in manifest(project)["jobs"]] == ["ok", "ok"]
 
 
 @pytest.mark.parametrize("cell, error", [
@@ -103,10 +118,11 @@ def test_a_job_that_hangs_or_loses_its_kernel_fails_alone(project, cell, error):
     done = run(project, "--timeout", "5")
     assert time.monotonic() - started < 120
     assert done.returncode == 1, done.stderr
-    jobs = {job["name"]: job for job in manifest(project)["jobs"]}
+    jobs = {job["name"]: job for job in failed_manifest(project)["jobs"]}
     assert jobs["growth"]["status"] == "ok"
     assert jobs["cooperation"]["status"] == "failed"
     assert jobs["cooperation"]["error"].startswith(error), jobs["cooperation"]["error"]
+    assert not (project / "outputs/2025K1/kvartal").exists(), "nothing was published"
     assert not _processes_of(project), "no kernel outlives its run"
 
 
@@ -141,7 +157,8 @@ def test_a_killed_run_leaves_the_published_run_and_the_next_run_completes(projec
     before = digests(folder)
     killed = run(project, "--force", wait=False)
     deadline = time.monotonic() + 120
-    while not list(folder.parent.glob(".kvartal.building-*/executed/*.ipynb")) and time.monotonic() < deadline:
+    while len(list(folder.parent.glob(".runs/kvartal-*"))) < 2 or \
+            not list(folder.parent.glob(".runs/kvartal-*/executed/*.ipynb")) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(_processes_of(project)) > 1, "the run's processes are found while it runs"
     killed.send_signal(signal.SIGKILL)
@@ -154,5 +171,5 @@ def test_a_killed_run_leaves_the_published_run_and_the_next_run_completes(projec
     assert manifest(project)["jobs"][0]["status"] == "ok"
     after = run(project, "--force")
     assert after.returncode == 0, after.stderr
-    assert not list(folder.parent.glob(".kvartal.building-*"))
+    assert [p.resolve() for p in folder.parent.glob(".runs/kvartal-*")] == [folder.resolve()], "the killed build is gone"
     assert digests(folder) == before

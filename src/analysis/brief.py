@@ -29,6 +29,7 @@ from analysis.errors import WorkbookError
 from analysis.figures import Figures, Scope, select
 from analysis.ingest import MANUAL_PREFIX, Processed, data_location, load_processed
 from analysis.params import THEMES, Strict
+from analysis.paths import PROJECT_ROOT
 from analysis.periods import CADENCE_LABELS, CADENCES, code, date_label, label, parse_period
 from analysis.provenance import git_commit
 from analysis.sources.manual import KINDS
@@ -408,7 +409,7 @@ class Brief:
         previous = self.parameters.previous_run
         if not previous:
             return self._render("changes.html.j2", previous_label="", found=[], names={})
-        path = Path(previous)
+        path = PROJECT_ROOT / previous  # relative to the project (an absolute path stays as it is)
         manifest = json.loads(path.read_text(encoding="utf-8"))
         freq = "Q" if self.parameters.cadence == "kvartal" else "Y"
         previous_label = label(parse_period(manifest["period"], freq))

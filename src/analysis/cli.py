@@ -18,6 +18,7 @@ from pathlib import Path
 from analysis.errors import WorkbookError
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports it
 
 
 def _log(message: str) -> None:
@@ -46,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="kommunegruppe, a DST group name, or a group of params/comparison.yml")
     run.add_argument("--kommune", help="kommunekoder to make briefs for, comma-separated, or 'all' (default: params/strategy.yml)")
     run.add_argument("--only", help="the jobs of the run plan to run, comma-separated (default: all)")
-    run.add_argument("--jobs", type=int, help="notebooks run at once (default: two per core)")
+    run.add_argument("--jobs", type=_positive, help="notebooks run at once (default: two per core)")
     run.add_argument("--executor", default="local", choices=["local", "dask"],
                      help="where the notebooks run: local (a process pool here, the default) or dask")
     run.add_argument("--scheduler", help="with --executor dask: the Dask scheduler's address, e.g. tcp://10.0.0.5:8786")
@@ -61,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--from", dest="snapshot", type=Path, help="a snapshot folder with SHA256SUMS (offline)")
     fetch.add_argument("--only", help="the queries of params/queries.yml to fetch, comma-separated")
     fetch.add_argument("--base-url", default=None, help="the Statbank API (default: https://api.statbank.dk/v1)")
+    fetch.add_argument("--rollback", metavar="TABLE", help="make the version of TABLE before the current one current again")
 
     check = commands.add_parser("check", help="compare the latest period on disk with the latest DST lists")
     check.add_argument("--data", help="folder with raw tables (default: data/raw/, then ../shared/data)")
@@ -83,6 +85,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(text: str) -> str:
+    """An error is one line, even when it quotes a value with a line break in it."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def _positive(text: str) -> int:
+    """A whole number of at least 1, for options such as --jobs."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: expected 1 or more")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -99,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     except WorkbookError as err:
         if args.debug:
             raise
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {_one_line(str(err))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except OSError as err:  # a full disk, an unwritable folder: nothing published is touched
         if args.debug:
@@ -107,6 +125,11 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{err.filename}: " if err.filename else ""
         print(f"error: {where}{err.strerror or err} (nothing published was changed)", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("error: interrupted; nothing published was changed", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -128,7 +151,10 @@ def _run(args: argparse.Namespace) -> int:
                          comparison_group=args.comparison_group, executor=args.executor,
                          scheduler=args.scheduler)
     if outcome.failed:
-        _log(f"error: {len(outcome.failed)} job(s) failed: {', '.join(outcome.failed)}")
+        from analysis.paths import relative
+
+        _log(f"error: {len(outcome.failed)} job(s) failed: {', '.join(outcome.failed)}; nothing was published "
+             f"({relative(outcome.folder.parent)}/{outcome.folder.name} is as it was); the failed build is kept in {relative(outcome.failed_folder)}")
         return EXIT_JOB_FAILED
     return EXIT_OK
 
@@ -175,13 +201,16 @@ def _fetch_all(args: argparse.Namespace, only: list[str] | None) -> list:
     if only is not None:
         queries = [q for q in queries if q.name in only]
     if queries:
+        areas = _areas()
         outcomes += fetch.fetch_online(queries, StatbankClient(_base_url(args)), RAW_DIR, log=_log,
-                                       municipalities=_municipalities())
+                                       municipalities=sorted(areas.municipalities["code"]) if areas else None,
+                                       areas=areas)
     return [o for o in outcomes if o.status == "failed"]
 
 
-def _municipalities() -> list[str] | None:
-    """The 98 kommunekoder from DST's Kommunegrupper on disk, for queries that ask for 'kommuner'."""
+def _areas():
+    """DST's Kommunegrupper on disk (the 98 kommunekoder for queries that ask for 'kommuner', and
+    the area names fetched files are checked against), or None."""
     from analysis.ingest import data_location, find_table
     from analysis.params import load_sources
     from analysis.sources.classification import read_komgrp
@@ -190,7 +219,7 @@ def _municipalities() -> list[str] | None:
         path = find_table("KOMGRP", load_sources().tables["KOMGRP"], data_location(None))
     except WorkbookError:
         return None
-    return sorted(read_komgrp(path).municipalities["code"])
+    return read_komgrp(path)
 
 
 def _kommuner(text: str | None) -> list[int] | None:
@@ -228,6 +257,18 @@ def _fetch(args: argparse.Namespace) -> int:
     from analysis import fetch
     from analysis.paths import RAW_DIR
 
+    if args.rollback:
+        from analysis.params import load_sources
+
+        spec = load_sources().tables.get(args.rollback)
+        if spec is None:
+            raise WorkbookError(f"--rollback {args.rollback}: not a table in params/sources.yml")
+        for file in spec.files:
+            if (RAW_DIR / file).is_symlink():
+                version = fetch.rollback(Path(file).name, (RAW_DIR / file).parent)
+                _log(f"{args.rollback}: {version} is current again")
+                return EXIT_OK
+        raise WorkbookError(f"--rollback {args.rollback}: no fetched versions in data/raw/{spec.files[0]}")
     if args.snapshot:
         outcomes = fetch.fetch_offline(args.snapshot, RAW_DIR, log=_log)
         failed = [o for o in outcomes if o.status == "failed"]
@@ -273,7 +314,13 @@ def _check(args: argparse.Namespace) -> int:
             raise WorkbookError(f"--catalogue {args.catalogue}: not a readable JSON catalogue ({str(err).splitlines()[0]})") from None
     else:
         catalogue = StatbankClient(_base_url(args)).tables()
-    listed = {entry["id"]: entry for entry in catalogue}
+    try:
+        listed = {entry["id"]: entry for entry in catalogue}
+        for entry in listed.values():
+            str(entry["latestPeriod"]), str(entry["updated"])
+    except (TypeError, KeyError, AttributeError):
+        where = f"--catalogue {args.catalogue}" if args.catalogue else "the table catalogue"
+        raise WorkbookError(f"{where}: not DST's table catalogue (a list of tables with id, latestPeriod and updated)") from None
     processed = load_processed(location)
     print(f"{'table':10} {'on disk':>9} {'DST':>9}  DST updated          ")
     for table, spec in load_sources().tables.items():

@@ -19,6 +19,7 @@ import hashlib
 import json
 import math
 import os
+import time
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -84,6 +85,85 @@ def check_csv(content: bytes, content_type: str, body: dict) -> str:
     return ""
 
 
+def check_content(content: bytes, name: str, sidecar: dict | None, areas) -> None:
+    """The checks ingest makes (areas, periods, numbers, no negative counts, no duplicate keys),
+    made before a file may become the current version. Only for a table params/sources.yml
+    declares; without DST's Kommunegrupper on disk the areas cannot be checked, and nothing is."""
+    from analysis.sources.classification import read_komgrp
+    from analysis.sources.noegletal import read_noegletal_csv
+    from analysis.sources.statbank import read_statbank_csv
+
+    sources = load_sources()
+    table = next((t for t, spec in sources.tables.items() if any(Path(f).name == name for f in spec.files)), None)
+    if table is None:
+        return
+    spec = sources.tables[table]
+    with tempfile.TemporaryDirectory(prefix="workbook-check-") as folder:
+        path = Path(folder) / name
+        path.write_bytes(content)
+        if spec.kind == "classification":
+            read_komgrp(path)
+        elif areas is None:
+            return
+        elif spec.kind == "statbank":
+            read_statbank_csv(path, spec, areas, sidecar=sidecar or {})
+        else:
+            read_noegletal_csv(path, areas)
+
+
+def rollback(name: str, folder: Path) -> str:
+    """Make the version of `name` that was current before the current one current again."""
+    link = folder / name
+    history = _history(folder, name)
+    if not link.is_symlink() or not history:
+        raise WorkbookError(f"--rollback {Path(name).stem}: no fetched versions of {relative(link)} to go back to")
+    current = os.readlink(link)
+    earlier = [entry["version"] for entry in history if entry["version"] != current.split("/")[-1]]
+    if not earlier:
+        raise WorkbookError(f"--rollback {Path(name).stem}: {relative(link)} has only one version")
+    version = folder / "versions" / earlier[-1]
+    if not version.is_file():
+        raise WorkbookError(f"--rollback {Path(name).stem}: the earlier version {version.name} is gone")
+    _point(link, version)
+    _record(folder, name, version.name, "rollback")
+    return version.name
+
+
+def _history(folder: Path, name: str) -> list[dict]:
+    path = folder / "versions" / "history.jsonl"
+    if not path.is_file():
+        return []
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if entry.get("name") == name:
+            entries.append(entry)
+    # The versions in the order they became current, the latest of each kept.
+    order: list[str] = []
+    for entry in entries:
+        if entry["version"] in order:
+            order.remove(entry["version"])
+        order.append(entry["version"])
+    return [{"version": v} for v in order]
+
+
+def _record(folder: Path, name: str, version: str, action: str) -> None:
+    with (folder / "versions" / "history.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"name": name, "version": version, "action": action,
+                                 "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}) + "\n")
+
+
+def _point(link: Path, version: Path) -> None:
+    temporary = link.parent / f".{link.name}.{os.getpid()}.link"
+    if temporary.is_symlink():
+        temporary.unlink()
+    temporary.symlink_to(os.path.relpath(version, link.parent))
+    os.replace(temporary, link)
+
+
 def store(content: bytes, name: str, folder: Path, meta: dict) -> str:
     """Keep a version of a raw file and point `name` at it; 'new' or 'unchanged'."""
     digest = hashlib.sha256(content).hexdigest()
@@ -106,11 +186,8 @@ def store(content: bytes, name: str, folder: Path, meta: dict) -> str:
         if not kept.exists():
             shutil.copy2(link, kept)
             kept.chmod(0o444)
-    temporary = folder / f".{link.name}.{os.getpid()}.link"
-    if temporary.is_symlink():
-        temporary.unlink()
-    temporary.symlink_to(os.path.relpath(version, folder))
-    os.replace(temporary, link)
+    _point(link, version)
+    _record(folder, link.name, version.name, "fetched")
     return "new"
 
 
@@ -127,7 +204,7 @@ def _write_once(path: Path, content: bytes) -> None:
 
 
 def fetch_online(queries: list[Query], client: StatbankClient, raw_dir: Path, log=print,
-                 municipalities: list[str] | None = None) -> list[Outcome]:
+                 municipalities: list[str] | None = None, areas=None) -> list[Outcome]:
     """Fetch every query; a table that fails is reported, and the others go on.
 
     A query too large for one CSV request is fetched in parts (see StatbankClient.plan) and kept
@@ -135,17 +212,19 @@ def fetch_online(queries: list[Query], client: StatbankClient, raw_dir: Path, lo
     outcomes = []
     for number, query in enumerate(queries):
         try:
+            until = time.monotonic() + client.deadline
             info = client.tableinfo(query.table)
             planned = client.plan(query, info, municipalities)
             parts = []
             for body in planned.bodies:
-                content, content_type = client.data_csv(body)
+                content, content_type = client.data_csv(body, until)
                 problem = check_csv(content, content_type, body)
                 if problem:
                     part = f" (request {len(parts) + 1} of {len(planned.bodies)})" if len(planned.bodies) > 1 else ""
                     raise WorkbookError(f"table {query.table}: {problem}{part}; the file on disk is kept")
                 parts.append(content)
             content = parts[0] + b"".join(part[len(BOM):].split(b"\r\n", 1)[1] for part in parts[1:])
+            check_content(content, f"{query.name}.csv", {"variables": planned.variables}, areas)
             meta = {
                 "url": f"{client.base_url}/data",
                 "request": planned.bodies[0],
@@ -213,15 +292,24 @@ def fetch_downloads(raw_dir: Path, location_folders: tuple[Path, ...], log=print
 
 
 def fetch_offline(snapshot: Path, raw_dir: Path, log=print) -> list[Outcome]:
-    """Take the tables of params/sources.yml from a snapshot folder, checked against its SHA256SUMS."""
+    """Take the tables of params/sources.yml from a snapshot folder, checked against its SHA256SUMS
+    and, like a fetched table, by the readers' checks before any becomes the current version."""
+    from analysis.sources.classification import read_komgrp
     sums_path = snapshot / "SHA256SUMS"
     if not sums_path.is_file():
         raise WorkbookError(f"--from {snapshot}: no SHA256SUMS checksum list in the folder")
     sums = {}
-    for line in sums_path.read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(sums_path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
         if line.strip():
-            digest, file_name = line.split(maxsplit=1)
-            sums[file_name.strip().lstrip("*")] = digest
+            parts = line.split(maxsplit=1)
+            if len(parts) != 2 or len(parts[0]) != 64 or any(c not in "0123456789abcdef" for c in parts[0].lower()):
+                raise WorkbookError(f"{relative(sums_path)} line {number}: expected '<sha256> <file>', "
+                                    f"as sha256sum writes it")
+            digest, file_name = parts
+            sums[file_name.strip().lstrip("*")] = digest.lower()
+    komgrp = load_sources().tables["KOMGRP"].files[0]
+    areas = read_komgrp(snapshot / komgrp) if sums.get(komgrp) and (snapshot / komgrp).is_file() and \
+        hashlib.sha256((snapshot / komgrp).read_bytes()).hexdigest() == sums[komgrp] else None
     outcomes = []
     for table, spec in load_sources().tables.items():
         found = next((f for f in spec.files if (snapshot / f).is_file()), None)
@@ -238,7 +326,13 @@ def fetch_offline(snapshot: Path, raw_dir: Path, log=print) -> list[Outcome]:
             outcomes.append(Outcome(table, "failed", detail))
             log(f"{table}: FAILED: {detail}")
             continue
-        meta = {"source": str(snapshot.resolve()), "file": found, "copied_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        try:
+            check_content(content, Path(found).name, None, areas)
+        except WorkbookError as err:
+            outcomes.append(Outcome(table, "failed", str(err)))
+            log(f"{table}: FAILED: {err}")
+            continue
+        meta = {"source": relative(snapshot), "file": found, "copied_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "licence": LICENCE, "citation": spec.citation}
         folder = raw_dir / Path(found).parent
         status = store(content, Path(found).name, folder, meta)

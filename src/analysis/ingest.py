@@ -15,12 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from analysis import __version__
+from analysis import __version__, faults
 from analysis.errors import WorkbookError
 from analysis.params import TableSpec, load_indicators, load_sources, load_strategy
 from analysis.paths import PARAMS_DIR, PROCESSED_DIR, RAW_DIR, SNAPSHOT_DIR, relative
@@ -39,6 +40,7 @@ AREAS = "areas.parquet"
 MANIFEST = "ingest.json"
 QUALITATIVE = "qualitative.parquet"
 INDICATORS = "indicators.parquet"
+CURRENT = "current"  # the link to the version in use
 # Each table's figures summed per area and period: a run keeps a copy, so the next brief can say
 # which figures are new or revised without reading old raw files.
 TABLE_SUMS = "table_sums.parquet"
@@ -224,6 +226,24 @@ def input_record(raw: RawInput) -> dict:
     return record
 
 
+def population_gaps(indicators: pd.DataFrame, periods: dict[str, list[str]], municipalities: list[str]) -> dict[str, list[str]]:
+    """The municipalities without a population figure on a period's reference day, for the periods
+    where any are missing ('kvartal/2025K1' -> ['766']): a file cut short shows here."""
+    from analysis.indicators import POPULATION, reference_dates
+    from analysis.periods import parse_period
+
+    rows = indicators[indicators["indicator"] == POPULATION]
+    known = rows.groupby("date")["area"].agg(lambda areas: set(areas.astype(str)))
+    gaps = {}
+    for cadence, codes in periods.items():
+        for period_code in codes:
+            day, _ = reference_dates(parse_period(period_code))
+            missing = sorted(set(municipalities) - known.get(day, set()))
+            if missing:
+                gaps[f"{cadence}/{period_code}"] = missing
+    return gaps
+
+
 def periods_of(indicators: pd.DataFrame) -> dict[str, list[str]]:
     """The periods a run can be made for, per cadence, so a run that reuses everything needs no pandas."""
     from analysis.indicators import available_periods
@@ -232,8 +252,17 @@ def periods_of(indicators: pd.DataFrame) -> dict[str, list[str]]:
     return {cadence: [code(p) for p in available_periods(indicators, cadence)] for cadence in ("kvartal", "aar")}
 
 
+def current_dir(processed_dir: Path = PROCESSED_DIR) -> Path:
+    """The version of the processed data that is in use: data/processed/current, a link."""
+    return processed_dir / CURRENT
+
+
 def read_manifest(processed_dir: Path = PROCESSED_DIR) -> dict:
-    return json.loads((processed_dir / MANIFEST).read_text(encoding="utf-8"))
+    path = current_dir(processed_dir) / MANIFEST
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise WorkbookError(f"{relative(path)}: not readable ({str(err).splitlines()[0]}); run `python -m analysis ingest`") from None
 
 
 def vintages_of(observations: pd.DataFrame) -> dict[str, str]:
@@ -252,56 +281,94 @@ class IngestResult:
 
 
 def ingest(location: DataLocation, out_dir: Path = PROCESSED_DIR, force: bool = False) -> IngestResult:
-    """Rebuild data/processed from raw files unless they are unchanged since the last ingest."""
+    """Rebuild the processed data from the raw files unless they are unchanged since the last
+    ingest and the processed files still have the hashes recorded with them.
+
+    Each ingest writes a complete new version in a folder of its own and then switches the
+    `current` link to it in one step, so a reader sees the old version or the new one, never a
+    mix; an ingest killed halfway leaves the old version current."""
+    from filelock import FileLock
+
     inputs = resolve_inputs(location)
     key = fingerprint(inputs)
-    manifest_path = out_dir / MANIFEST
-    if not force and _current(manifest_path, key, out_dir):
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        return IngestResult(True, manifest["rows"], out_dir, inputs)
-    observations, areas, qualitative = read_all(inputs)
-    indicators = compute_indicators(observations)
-    manifest = {
-        "fingerprint": key,
-        "rows": len(observations),
-        "missing": missing_tables(inputs),
-        "periods": periods_of(indicators),
-        "municipalities": sorted(areas.municipalities["code"]),
-        "groups": areas.groups,
-        "inputs": {i.table: input_record(i) for i in inputs},
-        "vintages": vintages_of(observations),
-    }
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomic(out_dir / OBSERVATIONS, lambda p: observations.to_parquet(p, index=False))
-    _write_atomic(out_dir / AREAS, lambda p: areas.municipalities.to_parquet(p, index=False))
-    _write_atomic(out_dir / QUALITATIVE, lambda p: qualitative.to_parquet(p, index=False))
-    _write_atomic(out_dir / INDICATORS, lambda p: indicators.to_parquet(p, index=False))
-    _write_atomic(out_dir / TABLE_SUMS, lambda p: table_sums(observations).to_parquet(p, index=False))
-    _write_atomic(manifest_path, lambda p: p.write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8"))
+    with FileLock(str(out_dir / ".ingest.lock")):
+        if not force and _current(out_dir, key):
+            manifest = read_manifest(out_dir)
+            _clean(out_dir)
+            return IngestResult(True, manifest["rows"], out_dir, inputs)
+        observations, areas, qualitative = read_all(inputs)
+        indicators = compute_indicators(observations)
+        manifest = {
+            "fingerprint": key,
+            "rows": len(observations),
+            "missing": missing_tables(inputs),
+            "periods": periods_of(indicators),
+            "municipalities": sorted(areas.municipalities["code"]),
+            "groups": areas.groups,
+            "population_gaps": {},
+            "inputs": {i.table: input_record(i) for i in inputs},
+            "vintages": vintages_of(observations),
+        }
+        manifest["population_gaps"] = population_gaps(indicators, manifest["periods"], manifest["municipalities"])
+        build = Path(tempfile.mkdtemp(prefix=".build-", dir=out_dir))
+        writers = {
+            OBSERVATIONS: lambda p: observations.to_parquet(p, index=False),
+            AREAS: lambda p: areas.municipalities.to_parquet(p, index=False),
+            QUALITATIVE: lambda p: qualitative.to_parquet(p, index=False),
+            INDICATORS: lambda p: indicators.to_parquet(p, index=False),
+            TABLE_SUMS: lambda p: table_sums(observations).to_parquet(p, index=False),
+        }
+        for name, write in writers.items():
+            write(build / name)
+        manifest["files"] = {name: sha256_of(build / name) for name in writers}
+        (build / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
+        build.chmod(0o755)
+        faults.point("ingest-written")
+        version = out_dir / f"v-{key[:12]}-{build.name.removeprefix('.build-')}"
+        build.rename(version)
+        link = out_dir / f".{CURRENT}.{os.getpid()}"
+        if link.is_symlink():
+            link.unlink()
+        link.symlink_to(version.name)
+        os.replace(link, current_dir(out_dir))  # the one step that switches versions
+        _clean(out_dir)
     return IngestResult(False, len(observations), out_dir, inputs)
 
 
-def _current(manifest_path: Path, key: str, out_dir: Path) -> bool:
-    if not all(p.is_file() for p in (manifest_path, out_dir / OBSERVATIONS, out_dir / AREAS, out_dir / QUALITATIVE,
-                                     out_dir / INDICATORS, out_dir / TABLE_SUMS)):
-        return False
+def _current(out_dir: Path, key: str) -> bool:
+    """Whether the current version was made from these inputs and its files are as recorded."""
+    folder = current_dir(out_dir)
     try:
-        return json.loads(manifest_path.read_text(encoding="utf-8")).get("fingerprint") == key
-    except (json.JSONDecodeError, OSError):
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
         return False
+    if manifest.get("fingerprint") != key:
+        return False
+    files = manifest.get("files", {})
+    if set(files) != {OBSERVATIONS, AREAS, QUALITATIVE, INDICATORS, TABLE_SUMS}:
+        return False
+    return all((folder / name).is_file() and sha256_of(folder / name) == digest for name, digest in files.items())
 
 
-def _write_atomic(target: Path, write) -> None:
-    """Write beside the target and rename, so a reader never sees half a file."""
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    os.close(handle)
-    try:
-        write(Path(temporary))
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+def _clean(out_dir: Path) -> None:
+    """Remove what is not in use: versions older than the one before the current (a run still
+    reading that one keeps it), builds of ingests that were killed, and the files of the layout
+    before versions."""
+    current = os.path.realpath(current_dir(out_dir))
+    versions = sorted((p for p in out_dir.glob("v-*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    keep = {current} | {os.path.realpath(p) for p in versions[-2:]}
+    for path in versions:
+        if os.path.realpath(path) not in keep:
+            shutil.rmtree(path, ignore_errors=True)
+    for path in out_dir.glob(".build-*"):
+        shutil.rmtree(path, ignore_errors=True)
+    for path in out_dir.glob(f".{CURRENT}.*"):
+        path.unlink(missing_ok=True)
+    for name in (OBSERVATIONS, AREAS, QUALITATIVE, INDICATORS, TABLE_SUMS, MANIFEST):
+        (out_dir / name).unlink(missing_ok=True)
+    for path in out_dir.glob(".*.parquet.*"):
+        path.unlink(missing_ok=True)
 
 
 def load_processed(location: DataLocation, processed_dir: Path = PROCESSED_DIR) -> Processed:
@@ -311,17 +378,17 @@ def load_processed(location: DataLocation, processed_dir: Path = PROCESSED_DIR) 
     """
     inputs = resolve_inputs(location)
     key = fingerprint(inputs)
-    manifest_path = processed_dir / MANIFEST
     import pandas as pd
 
     from analysis.sources.classification import Areas
 
-    if _current(manifest_path, key, processed_dir):
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        observations = pd.read_parquet(processed_dir / OBSERVATIONS)
-        municipalities = pd.read_parquet(processed_dir / AREAS)
-        qualitative = pd.read_parquet(processed_dir / QUALITATIVE)
-        indicators = pd.read_parquet(processed_dir / INDICATORS)
+    if _current(processed_dir, key):
+        folder = current_dir(processed_dir).resolve()  # one version, even if the link moves meanwhile
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        observations = pd.read_parquet(folder / OBSERVATIONS)
+        municipalities = pd.read_parquet(folder / AREAS)
+        qualitative = pd.read_parquet(folder / QUALITATIVE)
+        indicators = pd.read_parquet(folder / INDICATORS)
         areas = Areas.from_municipalities(municipalities)
         return Processed(observations, areas, manifest["inputs"], manifest["vintages"], qualitative, indicators,
                          tuple(manifest.get("missing", [])))

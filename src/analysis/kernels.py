@@ -59,13 +59,27 @@ def die_with_parent() -> None:
         pass
 
 
+SHORT_PATH = 60  # a TMPDIR longer than this leaves too little room for Unix socket paths (about 100 bytes)
+RUN_PID = os.getpid()  # the run's main process: pool workers are forked from it and inherit this
+
+
+def short_tempdir(prefix: str) -> str:
+    """A private temporary folder for Unix sockets and connection files: in TMPDIR when its path
+    is short, else in /tmp. The run's process id is in the name, so the next run can tell a
+    folder left by a killed run from one in use."""
+    base = tempfile.gettempdir()
+    if len(base) > SHORT_PATH and os.access("/tmp", os.W_OK):
+        base = "/tmp"
+    return tempfile.mkdtemp(prefix=f"{prefix}{RUN_PID}-", dir=base)
+
+
 class KernelServer:
     """The kernel server of one run: a child process that preloads modules and forks kernels.
 
     It listens on a Unix socket in a folder only this user can open (mkdtemp makes it 0700)."""
 
     def __init__(self) -> None:
-        self.folder = tempfile.mkdtemp(prefix="workbook-kernels-")
+        self.folder = short_tempdir("workbook-kernels-")
         self.address = os.path.join(self.folder, "server.sock")
         self.process: subprocess.Popen | None = None
 
@@ -96,6 +110,7 @@ def serve(address: str, parent: int) -> None:
         return
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels are reaped by the system
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to report; the server ends with it
     if sys.path and sys.path[0] in ("", os.getcwd()):
         del sys.path[0]  # as ipykernel_launcher does; the kernel adds the notebook's folder back
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -251,6 +266,7 @@ def kernel_manager_class(socket_dir: str, server: str | None = None):
 
     class IPCKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs):
+            kwargs.setdefault("connection_file", os.path.join(socket_dir, "kernel.json"))
             super().__init__(transport="ipc", ip=os.path.join(socket_dir, "kernel"), **kwargs)
 
         async def _async_pre_start_kernel(self, **kw):

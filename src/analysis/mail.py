@@ -5,8 +5,8 @@ it most as the HTML body, made mail-safe (CSS inlined, a table-based frame, imag
 attachments referenced by Content-ID in a multipart/related part, never data: URIs), a
 plain-text alternative from the same content, and the briefs that concern it attached as .html.
 Built with the email package. Without --send, mails are written to the run's mail/ folder as
-.eml files. Each sent mail is recorded in the run's manifest, so a second call sends only what
-was not sent.
+.eml files. Each sent mail is appended to the outputs folder's mail ledger (mail-ledger.jsonl),
+so a second call, or a call after the run was made again, sends only what was not sent.
 
 Addresses: params/recipients.yml holds examples on example.org; real ones come from
 params/recipients.local.yml (not committed) or WORKBOOK_RECIPIENTS_<GROUP> (comma-separated).
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -34,11 +35,12 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 import css_inline
-import yaml
 from bs4 import BeautifulSoup
+from pydantic import field_validator
 
+from analysis import faults
 from analysis.errors import WorkbookError
-from analysis.params import load_strategy
+from analysis.params import Strict, load_model, load_strategy
 from analysis.paths import PARAMS_DIR, relative
 from analysis.periods import label, parse_period
 
@@ -68,20 +70,73 @@ class Smtp:
                    os.environ.get("WORKBOOK_SMTP_CAFILE", ""))
 
 
+ADDRESS = re.compile(r"^[^@\s<>,;:\"()\[\]\\]+@[^@\s<>,;:\"()\[\]\\]+\.[A-Za-z0-9-]+$")
+
+
+class RecipientFile(Strict):
+    """params/recipients.yml: the sender and the addresses of each group."""
+
+    sender: str
+    recipients: dict[str, list[str]]
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        return _address(value)
+
+    @field_validator("recipients")
+    @classmethod
+    def _addresses(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for group, addresses in value.items():
+            if not re.fullmatch(r"[a-z][a-z0-9-]*", group):
+                raise ValueError(f"group '{group}': expected a lower-case id such as vtf")
+            for address in addresses:
+                _address(address)
+        return value
+
+
+class LocalRecipientFile(RecipientFile):
+    """params/recipients.local.yml (not committed): real addresses, replacing the examples."""
+
+    sender: str | None = None
+    recipients: dict[str, list[str]] = {}
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, value: str | None) -> str | None:
+        return _address(value) if value is not None else None
+
+
+def _address(value: str) -> str:
+    if not isinstance(value, str) or not ADDRESS.match(value):
+        shown = str(value)[:60].encode("unicode_escape").decode("ascii")  # a line break shown as \r\n, on one line
+        raise ValueError(f"'{shown}' is not a mail address like navn@kommune.dk")
+    return value
+
+
 def recipients(params_dir: Path = PARAMS_DIR) -> tuple[str, dict[str, list[str]]]:
-    """The sender and the addresses per group: committed examples, then local file, then environment."""
-    data = yaml.safe_load((params_dir / "recipients.yml").read_text(encoding="utf-8"))
+    """The sender and the addresses per group: committed examples, then local file, then environment.
+    Every file and address is checked: a mistake is one line naming the file and the entry."""
+    data = load_model(params_dir / "recipients.yml", RecipientFile)
+    sender, groups = data.sender, dict(data.recipients)
     local = params_dir / "recipients.local.yml"
     if local.is_file():
-        extra = yaml.safe_load(local.read_text(encoding="utf-8")) or {}
-        data["sender"] = extra.get("sender", data["sender"])
-        data["recipients"].update(extra.get("recipients", {}))
-    groups = dict(data["recipients"])
+        extra = load_model(local, LocalRecipientFile)
+        sender = extra.sender or sender
+        groups.update(extra.recipients)
     for group in groups:
         variable = "WORKBOOK_RECIPIENTS_" + re.sub(r"[^A-Z0-9]", "_", group.upper())
         if os.environ.get(variable):
-            groups[group] = [a.strip() for a in os.environ[variable].split(",") if a.strip()]
-    sender = os.environ.get("WORKBOOK_SENDER", data["sender"])
+            addresses = [a.strip() for a in os.environ[variable].split(",") if a.strip()]
+            try:
+                groups[group] = [_address(a) for a in addresses]
+            except ValueError as err:
+                raise WorkbookError(f"{variable}: {err}") from None
+    if os.environ.get("WORKBOOK_SENDER"):
+        try:
+            sender = _address(os.environ["WORKBOOK_SENDER"])
+        except ValueError as err:
+            raise WorkbookError(f"WORKBOOK_SENDER: {err}") from None
     return sender, groups
 
 
@@ -172,51 +227,71 @@ class MailOutcome:
     detail: str = ""
 
 
+LEDGER = "mail-ledger.jsonl"  # in the outputs folder: every message sent, appended, never rewritten
+
+
 def mail_run(run: Path, send: bool = False, resend: bool = False, allow_failed: bool = False,
              allow_example_data: bool = False, only: list[str] | None = None, log=print) -> list[MailOutcome]:
-    manifest_path = run / "manifest.json"
+    """Mail (or, without `send`, write as .eml) one published run's briefs to each recipient group.
+
+    The run is read from the folder it is published in at the start, so a run republished while
+    mail is sending does not mix two runs. What was sent is appended to the outputs folder's
+    mail ledger, which no run rewrites; a brief whose content was already sent to an address is
+    not sent to it again without `resend`. Sending holds a lock, so two mail commands at once
+    cannot both send."""
+    from filelock import FileLock, Timeout
+
+    link = Path(os.path.abspath(run))
+    manifest_path = link / "manifest.json"
     if not manifest_path.is_file():
         raise WorkbookError(f"--run {run}: no manifest.json; expected a published run such as outputs/2025K1/kvartal")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    failed = [job["name"] for job in manifest["jobs"] if job["status"] == "failed"]
+    folder = link.resolve()  # the run's own folder: it does not change if the run is republished meanwhile
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        jobs = manifest["jobs"]
+        cadence, period = manifest["cadence"], manifest["period"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
+        raise WorkbookError(f"--run {run}: manifest.json is not readable ({type(err).__name__}); run the period again") from None
+    failed = [job["name"] for job in jobs if job["status"] == "failed"]
     if failed and not allow_failed:
-        raise WorkbookError(f"--run {relative(run)}: job(s) {', '.join(failed)} failed; mail it anyway with --allow-failed")
-    if manifest["parameters"].get("example_data") and not allow_example_data:
-        raise WorkbookError(f"--run {relative(run)}: the briefs hold illustrative data (Eksempeldata); "
+        raise WorkbookError(f"--run {relative(link)}: job(s) {', '.join(failed)} failed; mail it anyway with --allow-failed")
+    if manifest.get("parameters", {}).get("example_data") and not allow_example_data:
+        raise WorkbookError(f"--run {relative(link)}: the briefs hold illustrative data (Eksempeldata); "
                             "mail them anyway with --allow-example-data")
     smtp = Smtp.from_environment() if send else None
     if send and smtp is None:
         raise WorkbookError("--send: no SMTP server; set WORKBOOK_SMTP_HOST (and _PORT, _USER, _PASSWORD)")
-    briefs = {job["name"]: run / job["brief"] for job in manifest["jobs"] if job.get("brief") and (run / job["brief"]).is_file()}
+    briefs = _briefs(folder, jobs, run)
     sender, groups = recipients()
     names = group_names()
     unknown = [g for g in (only or []) if g not in groups]
     if unknown:
         raise WorkbookError(f"--only {unknown[0]}: not a recipient group in params/recipients.yml")
-    freq = "Q" if manifest["cadence"] == "kvartal" else "Y"
-    period_label = label(parse_period(manifest["period"], freq))
-    sent = manifest.setdefault("mail", {})
-    outcomes = []
+    freq = "Q" if cadence == "kvartal" else "Y"
+    period_label = label(parse_period(period, freq))
+    chosen = [(g, a) for g, a in groups.items() if not only or g in only]
+    if not send:
+        return [_write_eml(link, group, names, addresses, sender, briefs, period_label, log) for group, addresses in chosen]
+    ledger_path = link.parent.parent / LEDGER
+    try:
+        lock = FileLock(str(link.parent.parent / ".mail.lock"), timeout=0)
+        lock.acquire()
+    except Timeout:
+        raise WorkbookError(f"{relative(link.parent.parent)}: another `mail --send` is sending; try again when it is done") from None
+    outcomes: list[MailOutcome] = []
     connection = None
     try:
-        for group, addresses in groups.items():
-            if only and group not in only:
-                continue
+        sent = _ledger(ledger_path)
+        for group, addresses in chosen:
             name = names.get(group, group)
             body, attached = briefs_for(group, briefs)
-            message = compose(group, name, addresses, sender, body, attached,
-                              f"Strategiopfølgning {period_label} - {name}")
-            if not send:
-                folder = run / "mail"
-                folder.mkdir(exist_ok=True)
-                (folder / f"{group}.eml").write_bytes(bytes(message))
-                outcomes.append(MailOutcome(group, "written", f"mail/{group}.eml"))
-                log(f"{group}: written to {relative(folder / f'{group}.eml')}")
+            content = _content_key(group, body, attached)
+            todo = addresses if resend else [a for a in addresses if (content, a.lower()) not in sent]
+            if not todo:
+                outcomes.append(MailOutcome(group, "already sent", content[:12]))
+                log(f"{group}: already sent; --resend sends it again")
                 continue
-            if group in sent and not resend:
-                outcomes.append(MailOutcome(group, "already sent", sent[group]["message_id"]))
-                log(f"{group}: already sent ({sent[group]['sent_at']}); --resend sends it again")
-                continue
+            message = compose(group, name, todo, sender, body, attached, f"Strategiopfølgning {period_label} - {name}")
             try:
                 connection = connection or _connect(smtp)
                 connection.send_message(message)
@@ -225,20 +300,87 @@ def mail_run(run: Path, send: bool = False, resend: bool = False, allow_failed: 
                 log(f"{group}: FAILED ({_smtp_reason(err)}); not marked as sent")
                 connection = None
                 break
-            sent[group] = {"message_id": message["Message-ID"], "recipients": len(addresses),
-                           "sent_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-            _write_manifest(manifest_path, manifest)
+            faults.point("mail-sent")
+            _append(ledger_path, [{"content": content, "group": group, "recipient": address,
+                                   "message_id": message["Message-ID"], "run": f"{period}/{cadence}",
+                                   "run_id": manifest.get("run_id", ""),
+                                   "sent_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+                                  for address in todo])
+            sent |= {(content, a.lower()) for a in todo}
             outcomes.append(MailOutcome(group, "sent", message["Message-ID"]))
-            log(f"{group}: sent to {len(addresses)} recipient(s)")
+            log(f"{group}: sent to {len(todo)} recipient(s)")
     finally:
         if connection is not None:
             try:
                 connection.quit()
             except (smtplib.SMTPException, OSError):
                 pass
-    remaining = [g for g in groups if (not only or g in only) and g not in {o.group for o in outcomes}]
-    outcomes.extend(MailOutcome(g, "failed", "not sent: the connection was lost before it") for g in remaining if send)
+        lock.release()
+    remaining = [g for g, _a in chosen if g not in {o.group for o in outcomes}]
+    outcomes.extend(MailOutcome(g, "failed", "not sent: the connection was lost before it") for g in remaining)
     return outcomes
+
+
+def _briefs(folder: Path, jobs: list[dict], run: Path) -> dict[str, Path]:
+    """The run's briefs by job name: only files in the run's own briefs/ folder, whatever the manifest says."""
+    briefs = {}
+    root = folder / "briefs"
+    for job in jobs:
+        name = job.get("brief") or ""
+        if not name:
+            continue
+        path = (folder / name).resolve()
+        if path.parent != root.resolve() or path.suffix != ".html":
+            raise WorkbookError(f"--run {run}: manifest.json names '{name}' as a brief; a brief must be a file in briefs/")
+        if path.is_file():
+            briefs[job["name"]] = path
+    if not briefs:
+        raise WorkbookError(f"--run {run}: the run has no briefs")
+    return briefs
+
+
+def _write_eml(link: Path, group: str, names: dict, addresses: list[str], sender: str, briefs: dict[str, Path],
+               period_label: str, log) -> MailOutcome:
+    name = names.get(group, group)
+    body, attached = briefs_for(group, briefs)
+    message = compose(group, name, addresses, sender, body, attached, f"Strategiopfølgning {period_label} - {name}")
+    folder = link / "mail"
+    folder.mkdir(exist_ok=True)
+    (folder / f"{group}.eml").write_bytes(bytes(message))
+    log(f"{group}: written to {relative(link)}/mail/{group}.eml")
+    return MailOutcome(group, "written", f"mail/{group}.eml")
+
+
+def _content_key(group: str, body: Path, attached: list[Path]) -> str:
+    """What a mail says: the group and the bytes of its briefs. The same briefs made again (a rerun
+    that reused them) have the same key, so they are not sent twice."""
+    digest = hashlib.sha256(group.encode())
+    for path in [body, *attached]:
+        digest.update(path.name.encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _ledger(path: Path) -> set[tuple[str, str]]:
+    """(content, address) of every message sent, from the ledger; a torn last line is skipped."""
+    sent = set()
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+                sent.add((record["content"], record["recipient"].lower()))
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+                continue
+    return sent
+
+
+def _append(path: Path, records: list[dict]) -> None:
+    """Append to the ledger and flush it to disk before the next message goes out."""
+    with path.open("a", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _connect(smtp: Smtp) -> smtplib.SMTP:
@@ -259,7 +401,3 @@ def _smtp_reason(err: Exception) -> str:
     return type(err).__name__
 
 
-def _write_manifest(path: Path, manifest: dict) -> None:
-    temporary = path.with_name(f".{path.name}.mail")
-    temporary.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(temporary, path)

@@ -346,6 +346,8 @@ class Indicator(Strict):
     # {denominator} and {change_year}; without it the measure kind's own sentence is used.
     sentence: str | None = None
     notes: list[str] = []  # plain Danish sentences a reader needs with the numbers
+    # For numbers kept in a manual file: the range a figure must be in, narrower than its kind's.
+    plausible: tuple[float, float] | None = None
 
     @property
     def manual_kinds(self) -> list[str]:

@@ -20,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -31,9 +32,9 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
-from analysis import __version__, kernels, params
+from analysis import __version__, faults, kernels, params
 from analysis.errors import WorkbookError
-from analysis.ingest import data_location, ingest, read_manifest
+from analysis.ingest import current_dir, data_location, ingest, read_manifest
 from analysis.paths import NOTEBOOKS_DIR, OUTPUTS_DIR, PARAMS_DIR, PROCESSED_DIR, PROJECT_ROOT, TEMPLATES_DIR, relative
 from analysis.periods import CADENCES, check_period_text
 from analysis.provenance import git_commit
@@ -45,6 +46,8 @@ PACKAGES = ["analysis", "pandas", "matplotlib", "papermill", "nbconvert", "scipy
 KERNEL = "python3"
 EXECUTORS = ("local", "dask")
 JOB_TIMEOUT = 600  # seconds a notebook cell may take before its job fails
+RUNS = ".runs"  # outputs/<period>/.runs/<cadence>-<run id>-*: the run folders; <cadence> links to the published one
+FAILED = ".failed"  # outputs/.failed/<period>-<cadence>-<run id>-*: builds in which a job failed
 
 
 @dataclass
@@ -65,6 +68,7 @@ class RunOutcome:
     cadence: str
     run_id: str
     jobs: list[JobOutcome] = field(default_factory=list)
+    failed_folder: Path | None = None  # where a build with a failed job is kept; nothing was published
 
     @property
     def failed(self) -> list[str]:
@@ -150,14 +154,24 @@ def resolve_period_code(available: list[str], cadence: str, requested: str | Non
     return requested
 
 
-def previous_manifest(outputs_dir: Path, cadence: str, period_code: str) -> Path | None:
+def previous_manifest(outputs_dir: Path, cadence: str, period_code: str, log=print) -> Path | None:
     """The manifest of the brief before this one: the latest published run of an earlier period.
+    One that cannot be read is passed over, with a line in the log.
 
     A re-run of the same period is not "previous": the same inputs must give the same brief."""
     pattern = r"\d{4}K[1-4]" if cadence == "kvartal" else r"\d{4}"
-    earlier = [path for path in outputs_dir.glob(f"*/{cadence}/manifest.json")
-               if re.fullmatch(pattern, path.parent.parent.name) and path.parent.parent.name < period_code]
-    return max(earlier, key=lambda path: path.parent.parent.name) if earlier else None
+    earlier = sorted((path for path in outputs_dir.glob(f"*/{cadence}/manifest.json")
+                      if re.fullmatch(pattern, path.parent.parent.name) and path.parent.parent.name < period_code),
+                     key=lambda path: path.parent.parent.name, reverse=True)
+    for path in earlier:
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(manifest.get("inputs"), dict) and manifest.get("period"):
+                return path
+        except (OSError, json.JSONDecodeError, AttributeError):
+            pass
+        log(f"previous run {relative(path.parent)}: its manifest.json cannot be read; not compared with")
+    return None
 
 
 def code_digest() -> str:
@@ -170,12 +184,15 @@ def code_digest() -> str:
     return digest.hexdigest()
 
 
-def job_key(notebook: Path, parameters: dict, data_fingerprint: str, code: str, params_hashes: dict) -> str:
-    """What a job's result depends on. The run id and git commit are left out: they change with
-    every commit, and a brief made from the same inputs by the same code need not be made again."""
+def job_key(notebook: Path, parameters: dict, data_fingerprint: str, code: str, params_hashes: dict,
+            versions: dict | None = None) -> str:
+    """What a job's result depends on: the notebook, its parameters, the processed data, the
+    package's code, params/ and the versions of the packages that render it. The run id and git
+    commit are left out: they change with every commit, and a brief made from the same inputs by
+    the same code need not be made again."""
     stable = {k: v for k, v in parameters.items() if k not in ("run_id", "git_commit")}
     record = {"notebook": file_digest(notebook), "parameters": stable, "data": data_fingerprint, "code": code,
-              "params": params_hashes}
+              "params": params_hashes, "versions": versions or {}}
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
 
@@ -284,30 +301,37 @@ def run(
     run_id = hashlib.sha256(run_key.encode()).hexdigest()[:12]
 
     target = outputs_dir / period_code / cadence
+    runs = target.parent / RUNS
     with run_lock(target.parent, cadence):
-        for stale in target.parent.glob(f".{cadence}.building-*"):
-            shutil.rmtree(stale, ignore_errors=True)  # left by a run that was killed; we hold the lock
+        _recover(target, runs, log)
+        clean_temporary_files()
         reusable = _previous_jobs(target) if not force else {}
-        build = Path(tempfile.mkdtemp(prefix=f".{cadence}.building-", dir=target.parent))
+        runs.mkdir(exist_ok=True)
+        build = Path(tempfile.mkdtemp(prefix=f"{cadence}-{run_id}-", dir=runs))
         build.chmod(0o755)
         outcome = RunOutcome(target, period_code, cadence, run_id)
+        published = False
         try:
             (build / "executed").mkdir()
             (build / "briefs").mkdir()
             planned = []
-            previous = previous_manifest(outputs_dir, cadence, period_code)
+            previous = previous_manifest(outputs_dir, cadence, period_code, log)
             known = set(processed["municipalities"])
+            versions = {name: version(name) for name in PACKAGES}
             for kommune in codes:
                 if f"{kommune:03d}" not in known:
                     raise WorkbookError(f"--kommune {kommune}: not a kommunekode")
+                check_population(processed_dir, f"{kommune:03d}", period_code, cadence)
                 for job in jobs:
-                    job_parameters = parameters | {"run_id": run_id, "git_commit": commit, "kommune": kommune,
-                                                   "previous_run": str(previous.resolve()) if previous else ""}
+                    job_parameters = parameters | {"git_commit": commit, "kommune": kommune,
+                                                   "previous_run": os.path.relpath(previous, PROJECT_ROOT) if previous else ""}
                     if job.committee:
                         job_parameters["committee"] = job.committee
                     if len(codes) > 1:
                         job = job.model_copy(update={"name": f"{job.name}-{kommune:03d}"})
-                    key = job_key(PROJECT_ROOT / job.notebook, job_parameters, data_fingerprint, package_code, params_hashes)
+                    key = job_key(PROJECT_ROOT / job.notebook, job_parameters, data_fingerprint, package_code,
+                                  params_hashes, versions)
+                    job_parameters["run_id"] = key[:12]  # the brief's own identity, the same when it is reused
                     planned.append((job, job_parameters, key))
             engine = Dask(scheduler, data_fingerprint) if executor == "dask" else Local(workers)
             outcome.jobs = _execute_all(planned, reusable, target, build, log, timeout, engine)
@@ -318,7 +342,7 @@ def run(
                 "parameters": parameters,
                 "kommuner": codes,
                 "git_commit": commit,
-                "versions": {name: version(name) for name in PACKAGES},
+                "versions": versions,
                 "inputs": processed["inputs"],
                 "vintages": processed["vintages"],
                 "code": code_hashes,
@@ -327,15 +351,31 @@ def run(
                 "executor": executor,
             }
             # The figures the run was made from, for the next brief's "what changed" (see changes.py).
-            shutil.copyfile(processed_dir / "table_sums.parquet", build / "figures.parquet")
+            shutil.copyfile(current_dir(processed_dir) / "table_sums.parquet", build / "figures.parquet")
             (build / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
                                                  encoding="utf-8")
+            if outcome.failed:
+                outcome.failed_folder = _keep_failed(build, outputs_dir, period_code, cadence, run_id)
+                return outcome
+            faults.point("publish-before-swap")
             _publish(build, target)
+            published = True
         finally:
-            if build.exists():
+            if not published and build.exists():
                 shutil.rmtree(build)
-    log(f"published {relative(target)} (run {run_id})")
+        _clean_runs(target, runs)
+    log(f"published {relative(target.parent)}/{target.name} (run {run_id})")
     return outcome
+
+
+def check_population(processed_dir: Path, kommune: str, period_code: str, cadence: str) -> None:
+    """A run needs the municipality's population on the period's reference day: without it (a file
+    cut short, a municipality missing) every brief would fail, so say it once, before any runs."""
+    processed = read_manifest(processed_dir)
+    if kommune in processed.get("population_gaps", {}).get(f"{cadence}/{period_code}", []):
+        file = processed["inputs"].get("FOLK1AM", {}).get("file", "FOLK1AM")
+        raise WorkbookError(f"{file}: no population for kommune {kommune} on the reference day of {period_code}; "
+                            "is the file complete?")
 
 
 def _previous_jobs(target: Path) -> dict[str, dict]:
@@ -475,6 +515,9 @@ def _worker_start() -> None:
     kernels.die_with_parent()
     if _LOCK_FD is not None:
         os.close(_LOCK_FD)
+    # Ctrl-C in a terminal reaches the whole process group: the run itself says so in one line and
+    # exits, and its workers end with it (above), without a traceback each.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _import_execution_modules() -> None:
@@ -505,7 +548,7 @@ def _execute(job: dict, parameters: dict, build: str, timeout: int, kernel_serve
     outcome = JobOutcome(name, notebook_path)
     executed = Path(build) / "executed" / f"{name}.ipynb"
     started = time.perf_counter()
-    socket_dir = tempfile.mkdtemp(prefix="workbook-kernel-")
+    socket_dir = kernels.short_tempdir("workbook-kernel-")
     try:
         notebook = papermill.execute_notebook(
             str(PROJECT_ROOT / notebook_path), str(executed), parameters=parameters, kernel_name=KERNEL,
@@ -521,16 +564,119 @@ def _execute(job: dict, parameters: dict, build: str, timeout: int, kernel_serve
         outcome.status, outcome.error = "failed", _first_line(err)
     finally:
         shutil.rmtree(socket_dir, ignore_errors=True)
+        _relative_paths(executed, notebook_path)
     outcome.seconds = round(time.perf_counter() - started, 2)
     return outcome
 
 
+def _relative_paths(executed: Path, notebook_path: str) -> None:
+    """papermill records the machine's absolute paths in the executed notebook: keep them relative."""
+    if not executed.is_file():
+        return
+    import nbformat
+
+    notebook = nbformat.read(executed, as_version=4)
+    recorded = notebook.metadata.get("papermill")
+    if recorded is not None:
+        recorded["input_path"] = notebook_path
+        recorded["output_path"] = f"executed/{executed.name}"
+        nbformat.write(notebook, executed)
+
+
 def _publish(build: Path, target: Path) -> None:
-    """Swap the finished build into place; the old run is removed only after the swap."""
+    """Make the finished run the published one in one step: `target` is a link to the run's own
+    folder, swapped with a rename. A reader sees the old run or the new one, never neither."""
+    if target.exists() and not target.is_symlink():
+        # The layout before linked runs: move the published folder among the runs first (a kill
+        # between the two renames is mended by _recover at the next run).
+        legacy = Path(tempfile.mkdtemp(prefix=f"{target.name}-legacy-", dir=build.parent))
+        legacy.rmdir()
+        target.rename(legacy)
+    link = target.parent / f".{target.name}.link-{os.getpid()}"
+    if link.is_symlink():
+        link.unlink()
+    link.symlink_to(os.path.relpath(build, target.parent))
+    os.replace(link, target)
+
+
+def _recover(target: Path, runs: Path, log) -> None:
+    """Mend what a killed run left: a published run that is not linked (killed between two
+    renames), and the temporary folders of the layout before linked runs."""
+    parent = target.parent
+    for stale in parent.glob(f".{target.name}.building-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    for link in parent.glob(f".{target.name}.link-*"):
+        link.unlink(missing_ok=True)
     if target.exists():
-        retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-        target.rename(retired / target.name)
-        build.rename(target)
-        shutil.rmtree(retired)
-    else:
-        build.rename(target)
+        for old in parent.glob(f".{target.name}.old-*"):
+            shutil.rmtree(old, ignore_errors=True)
+        return
+    candidates = [p for p in runs.glob(f"{target.name}-*") if (p / "manifest.json").is_file()] if runs.is_dir() else []
+    for old in parent.glob(f".{target.name}.old-*"):  # the layout before linked runs, killed mid-swap
+        if (old / target.name / "manifest.json").is_file():
+            runs.mkdir(exist_ok=True)
+            moved = runs / f"{target.name}-restored-{old.name.rsplit('-', 1)[-1]}"
+            (old / target.name).rename(moved)
+            candidates.append(moved)
+        shutil.rmtree(old, ignore_errors=True)
+    complete = [p for p in candidates if _published_whole(p)]
+    if target.is_symlink():
+        target.unlink()  # a link to a run that is gone
+    if complete:
+        newest = max(complete, key=lambda p: p.stat().st_mtime)
+        _publish(newest, target)
+        log(f"restored {relative(target.parent)}/{target.name}: it was left unpublished by a run that was killed")
+
+
+def _published_whole(folder: Path) -> bool:
+    """A run folder whose manifest lists only successful jobs, with every brief present."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    jobs = manifest.get("jobs", [])
+    return bool(jobs) and all(j.get("status") in ("ok", "reused") and (folder / j.get("brief", "-")).is_file() for j in jobs)
+
+
+def _clean_runs(target: Path, runs: Path) -> None:
+    """Remove the runs of this cadence that are no longer published."""
+    current = os.path.realpath(target)
+    for folder in runs.glob(f"{target.name}-*"):
+        if os.path.realpath(folder) != current:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+FAILED_KEPT = 5  # failed builds kept per period and cadence
+
+
+def _keep_failed(build: Path, outputs_dir: Path, period_code: str, cadence: str, run_id: str) -> Path:
+    """Move a build in which a job failed to outputs/.failed/, for inspection; nothing is published."""
+    failed = outputs_dir / FAILED
+    failed.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"{period_code}-{cadence}-{run_id}-", dir=failed))
+    folder.rmdir()
+    build.rename(folder)
+    older = sorted(failed.glob(f"{period_code}-{cadence}-*"), key=lambda p: p.stat().st_mtime)
+    for path in older[:-FAILED_KEPT]:
+        shutil.rmtree(path, ignore_errors=True)
+    return folder
+
+
+def clean_temporary_files() -> None:
+    """Remove the kernel folders (sockets, connection files) of runs that are no longer running."""
+    bases = {tempfile.gettempdir(), "/tmp"}
+    for base in bases:
+        for folder in Path(base).glob("workbook-kernel*-*"):
+            pid = folder.name.split("-")[2] if folder.name.count("-") >= 3 else ""
+            if pid.isdigit() and not _alive(int(pid)) and folder.owner() == Path.home().owner():
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

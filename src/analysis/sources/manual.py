@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 from dataclasses import dataclass
@@ -44,16 +45,22 @@ class ManualKind:
     extra: tuple[str, ...] = ()  # required columns beyond indicator;kommune;period;value
 
 
+# Each kind's plausible range: a figure outside it is a mistake (a misplaced decimal mark, a
+# number in the wrong unit), refused with its line. An indicator may narrow it in
+# params/indicators.yml (`plausible`).
 KINDS = {
     "rank": ManualKind("En placering i en rangliste (1 er bedst), fx DI's Lokalt Erhvervsklima.", 1, 98, integer=True),
-    "co2": ManualKind("Udledning i ton CO2-ækvivalenter fra kommunens energi- og CO2-regnskab.", 0, None),
-    "count": ManualKind("Et antal, fx klager, partnerskaber eller foreningsmedlemmer.", 0, None, integer=True),
+    "co2": ManualKind("Udledning i ton CO2-ækvivalenter fra kommunens energi- og CO2-regnskab.", 0, 10_000_000),
+    "count": ManualKind("Et antal, fx klager, partnerskaber eller foreningsmedlemmer.", 0, 10_000_000, integer=True),
     "share": ManualKind("En andel i procent (0-100), fx sygefravær.", 0, 100),
     "survey": ManualKind("En andel i procent fra en spørgeundersøgelse, med antal svar (n).", 0, 100, extra=("n",)),
-    "processing_time": ManualKind("En sagsbehandlingstid i dage.", 0, None),
-    "economy": ManualKind("Antal opfyldte økonomiske pejlemærker ud af et antal (of).", 0, None, integer=True, extra=("of",)),
-    "places": ManualKind("Antal pladser i kommunens dagtilbud eller skoler (kapaciteten).", 0, None, integer=True),
+    "processing_time": ManualKind("En sagsbehandlingstid i dage.", 0, 3650),
+    "economy": ManualKind("Antal opfyldte økonomiske pejlemærker ud af et antal (of).", 0, 100, integer=True, extra=("of",)),
+    "places": ManualKind("Antal pladser i kommunens dagtilbud eller skoler (kapaciteten).", 0, 1_000_000, integer=True),
 }
+MAX_BYTES = 5 * 1024 * 1024  # a manual file is a few hundred lines; a larger one is not one
+# 12.345 or 1.234.567: a Danish thousands separator, or a decimal point? Refused, not guessed.
+AMBIGUOUS = re.compile(r"^-?\d{1,3}(\.\d{3})+$")
 BASE_COLUMNS = ("indicator", "kommune", "period", "value")
 OPTIONAL_COLUMNS = ("note",)
 CADENCE_FREQ = {"kvartal": "Q", "aar": "Y", "hvert-4-aar": "Y"}
@@ -63,9 +70,20 @@ NUMBER = re.compile(r"^-?\d+([.,]\d+)?$")
 
 
 def _frame(path: Path) -> pd.DataFrame:
+    import csv
+
     import pandas as pd
 
+    if path.stat().st_size > MAX_BYTES:
+        raise WorkbookError(f"{relative(path)}: {path.stat().st_size // (1024 * 1024)} MB; a manual file may be at most "
+                            f"{MAX_BYTES // (1024 * 1024)} MB (see data/raw/manual/README.md)")
     text = read_text(path)
+    rows = csv.reader(io.StringIO(text), delimiter=";")
+    width = len(next(rows, []))
+    for number, row in enumerate(rows, start=2):
+        if row and len(row) != width:
+            raise WorkbookError(f"{relative(path)} line {number}: {len(row)} fields; expected {width} "
+                                "(a ';' inside a text must be in double quotes)")
     try:
         return pd.read_csv(io.StringIO(text), sep=";", dtype=str, keep_default_na=False, comment=None)
     except pd.errors.ParserError as err:
@@ -99,6 +117,7 @@ def read_manual_csv(path: Path, kind: str, registry: Indicators, areas: Areas) -
     if frame.empty:
         raise WorkbookError(f"{name}: a header but no rows")
     known_areas = set(areas.municipalities["code"])
+    today = dt.date.today()
     rows = []
     for index, record in frame.iterrows():
         line = index + 2
@@ -115,13 +134,16 @@ def read_manual_csv(path: Path, kind: str, registry: Indicators, areas: Areas) -
             raise WorkbookError(f"{where}, column kommune: '{record['kommune']}' is not a kommunekode")
         freq = CADENCE_FREQ[indicator.cadence]
         try:
-            parse_period(record["period"], freq)
+            period = parse_period(record["period"], freq)
         except ValueError as err:
             raise WorkbookError(f"{where}, column period: {err} (indicator {indicator_id} is {indicator.cadence})") from None
+        if period.start_time.date() > today:
+            raise WorkbookError(f"{where}, column period: {record['period']} has not begun yet")
         value = _number(record["value"], f"{where}, column value", spec.integer)
-        if value < spec.low or (spec.high is not None and value > spec.high):
-            upper = "" if spec.high is None else f" to {spec.high:g}"
-            raise WorkbookError(f"{where}, column value: {record['value']} is out of range; expected {spec.low:g}{upper}")
+        low, high = indicator.plausible if indicator.plausible else (spec.low, spec.high)
+        if value < low or (high is not None and value > high):
+            upper = "" if high is None else f" to {_plain(high)}"
+            raise WorkbookError(f"{where}, column value: {record['value']} is out of range; expected {low:g}{upper}")
         row = {"indicator": indicator_id, "area": code, "period": record["period"].strip(), "value": value,
                "n": None, "of": None, "note": record.get("note", "").strip()}
         if "n" in spec.extra:
@@ -145,10 +167,21 @@ def read_manual_csv(path: Path, kind: str, registry: Indicators, areas: Areas) -
     return result
 
 
+def _plain(value: float) -> str:
+    """5000000 -> '5.000.000' (Danish thousands), 0.5 -> '0,5'."""
+    if float(value).is_integer():
+        return f"{int(value):,}".replace(",", ".")
+    return str(value).replace(".", ",")
+
+
 def _number(text: str, where: str, integer: bool) -> float:
+    """A number with a decimal comma or point and no thousands separator (see data/raw/manual/README.md)."""
     text = text.strip().replace(" ", "")
-    if not NUMBER.match(text):
-        raise WorkbookError(f"{where}: '{text}'; expected a number")
+    if AMBIGUOUS.match(text):
+        raise WorkbookError(f"{where}: '{text}' is ambiguous: write {text.replace('.', '')} for a whole number "
+                            f"(no thousands separator), or {text.replace('.', ',')} for a decimal")
+    if not NUMBER.match(text) or len(text) > 20:
+        raise WorkbookError(f"{where}: '{text[:30]}'; expected a number")
     value = float(text.replace(",", "."))
     if integer and value != int(value):
         raise WorkbookError(f"{where}: '{text}'; expected a whole number")

@@ -59,8 +59,12 @@ def read_statbank_csv(path: Path, spec: TableSpec, areas: Areas, sidecar: dict |
     if sidecar is None:
         sidecar = sidecar_of(path)
     text = read_text(path)
-    header = text.split("\n", 1)[0].rstrip("\r").split(";")
+    lines = text.split("\n", 2)
+    header = lines[0].rstrip("\r").split(";")
     variables = _variables(header, spec, sidecar, name)
+    if len(lines) > 1 and lines[1].strip() and lines[1].count(";") != len(header) - 1:
+        # pandas would take a first line with a field too many as one with a row index
+        raise WorkbookError(f"{name} line 2: {lines[1].count(';') + 1} fields; expected {len(header)}")
     try:
         frame = pd.read_csv(io.StringIO(text), sep=";", dtype=str, keep_default_na=False, engine="c")
     except pd.errors.ParserError as err:

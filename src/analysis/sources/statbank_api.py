@@ -23,6 +23,7 @@ Example::
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import requests
@@ -35,6 +36,8 @@ from analysis.params import QuerySpec, Range
 DEFAULT_BASE_URL = "https://api.statbank.dk/v1"
 TIMEOUT = (10, 120)  # seconds to connect, seconds to wait for the answer
 CELL_LIMIT = 1_000_000  # the most cells DST returns in one CSV request
+MAX_BODY = 256 * 1024 * 1024  # bytes of one answer: 1,000,000 cells take about 70 MB
+DEADLINE = 900  # seconds one table may take in all, however slowly the bytes come
 
 
 class Unreachable(WorkbookError):
@@ -63,10 +66,12 @@ class Planned:
 
 class StatbankClient:
     def __init__(self, base_url: str = DEFAULT_BASE_URL, retries: int = 3, backoff: float = 0.5,
-                 timeout: tuple[float, float] = TIMEOUT):
+                 timeout: tuple[float, float] = TIMEOUT, max_body: int = MAX_BODY, deadline: float = DEADLINE):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
+        self.max_body = max_body
+        self.deadline = deadline
         self.session = requests.Session()
         retry = Retry(total=retries, connect=retries, read=retries, status=retries, backoff_factor=backoff,
                       status_forcelist=(500, 502, 503, 504), allowed_methods=frozenset({"GET", "POST"}),
@@ -74,16 +79,34 @@ class StatbankClient:
         self.session.mount("http://", HTTPAdapter(max_retries=retry))
         self.session.mount("https://", HTTPAdapter(max_retries=retry))
 
-    def _request(self, method: str, path: str, what: str, **kwargs) -> requests.Response:
+    def _request(self, method: str, path: str, what: str, until: float | None = None, **kwargs) -> requests.Response:
+        """One request, its body read in full within the size cap and by the deadline `until`
+        (time.monotonic()); no redirect is followed."""
         url = f"{self.base_url}/{path}"
+        until = until if until is not None else time.monotonic() + self.deadline
         try:
-            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            response = self.session.request(method, url, timeout=self.timeout, allow_redirects=False, stream=True,
+                                            **kwargs)
+            body = bytearray()
+            for chunk in response.iter_content(chunk_size=1 << 20):
+                body += chunk
+                if len(body) > self.max_body:
+                    response.close()
+                    raise WorkbookError(f"{what}: {url} sent more than {self.max_body // (1024 * 1024)} MB; "
+                                        "the answer is refused")
+                if time.monotonic() > until:
+                    response.close()
+                    raise WorkbookError(f"{what}: {url} took more than {self.deadline:.0f} s in all; the answer is refused")
+            response._content = bytes(body)
         except requests.exceptions.RetryError as err:
             raise WorkbookError(f"{what}: {url} kept failing after retries ({_reason(err)})") from None
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as err:
             raise Unreachable(f"{what}: {url} could not be reached ({_reason(err)})") from None
         except requests.exceptions.RequestException as err:
             raise WorkbookError(f"{what}: {url} could not be reached ({_reason(err)})") from None
+        if 300 <= response.status_code < 400:
+            raise WorkbookError(f"{what}: {url} answered {response.status_code}, a redirect to "
+                                f"{response.headers.get('Location', '?')}; the workbook follows no redirect")
         if response.status_code >= 400:
             detail = _error_detail(response)
             tries = f" (after {self.retries + 1} tries)" if response.status_code >= 500 else ""
@@ -141,9 +164,9 @@ class StatbankClient:
             raise WorkbookError(f"{where}: {cells:,} cells need format BULK, which sums nothing: name the values of {names}")
         return Planned([body("BULK", chosen)], variables, cells)
 
-    def data_csv(self, body: dict) -> tuple[bytes, str]:
+    def data_csv(self, body: dict, until: float | None = None) -> tuple[bytes, str]:
         """The raw CSV bytes of a data request, and the response's Content-Type."""
-        response = self._request("POST", "data", f"table {body['table']}", json=body)
+        response = self._request("POST", "data", f"table {body['table']}", until=until, json=body)
         return response.content, response.headers.get("Content-Type", "")
 
 

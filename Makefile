@@ -35,7 +35,8 @@ annual: install ## Make the annual follow-up for the latest complete year
 run: install ## Make briefs for any cadence and period: make run CADENCE=aar PERIOD=2024
 	$(BIN)/python -m analysis run --cadence $(CADENCE) --period $(PERIOD)
 
-lab: install ## Open the notebooks in JupyterLab
+lab: install ## Open the notebooks in JupyterLab, with the workbook's .venv as their kernel
+	$(BIN)/python -m ipykernel install --sys-prefix --name strategy-workbook --display-name "Strategiopfølgning (.venv)" >/dev/null
 	$(BIN)/jupyter lab notebooks/
 
 browser: ## Install headless Chromium for the browser tests (Debian's package; needs root)

@@ -111,7 +111,7 @@ def annual(tmp_path_factory) -> Path:
     outputs = tmp_path_factory.mktemp("annual")
     done = workbook("run", "--cadence", "aar", "--period", "2024", "--outputs", str(outputs))
     assert done.returncode == 0, done.stderr
-    return outputs / "2024" / "aar"
+    return outputs / "766" / "2024" / "aar"
 
 
 @pytest.fixture(scope="session")
@@ -121,4 +121,4 @@ def illustrative(tmp_path_factory) -> Path:
     done = workbook("run", "--cadence", "aar", "--period", "2024", "--example-data", "--only",
                     "cooperation,community,udvalg-vtf", "--outputs", str(outputs))
     assert done.returncode == 0, done.stderr
-    return outputs / "2024" / "aar"
+    return outputs / "766" / "2024" / "aar"

@@ -118,14 +118,14 @@ def _digests(*folders: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def published(quarterly) -> Path:
-    return quarterly / "2025K1" / "kvartal"
+    return quarterly / "766" / "2025K1" / "kvartal"
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_input_gets_one_clear_line(case, tmp_path, published):
     change, command, expected = CASES[case]
     project = copy_project(tmp_path)
-    shutil.copytree(published, project / "outputs" / "2025K1" / "kvartal")
+    shutil.copytree(published, project / "outputs" / "766" / "2025K1" / "kvartal")
     if isinstance(change, tuple):
         _kind, path, old, new = change
         text = (project / path).read_text(encoding="utf-8")

@@ -30,7 +30,7 @@ def browser():
 
 
 def all_briefs(quarterly: Path, annual: Path, illustrative: Path) -> list[tuple[str, Path]]:
-    runs = {"kvartal": quarterly / "2025K1/kvartal", "aar": annual, "eksempeldata": illustrative}
+    runs = {"kvartal": quarterly / "766/2025K1/kvartal", "aar": annual, "eksempeldata": illustrative}
     return [(f"{label}-{path.stem}", path) for label, folder in runs.items() for path in sorted((folder / "briefs").glob("*.html"))]
 
 

@@ -66,17 +66,17 @@ def run(project: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def briefs(project: Path) -> dict[str, str]:
-    folder = project / "outputs/2025K1/kvartal/briefs"
+    folder = project / "outputs/766/2025K1/kvartal/briefs"
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.html"))}
 
 
 def manifest(project: Path) -> dict:
-    return json.loads((project / "outputs/2025K1/kvartal/manifest.json").read_text())
+    return json.loads((project / "outputs/766/2025K1/kvartal/manifest.json").read_text())
 
 
 def failed_build(project: Path) -> Path:
     """A run with a failed job publishes nothing; its build is kept in outputs/.failed/."""
-    return max((project / "outputs/.failed").glob("2025K1-kvartal-*"), key=lambda p: p.stat().st_mtime)
+    return max((project / "outputs/.failed").glob("766-2025K1-kvartal-*"), key=lambda p: p.stat().st_mtime)
 
 
 def test_a_dask_cluster_makes_the_same_briefs_as_the_local_pool(cluster):
@@ -91,7 +91,7 @@ def test_a_dask_cluster_makes_the_same_briefs_as_the_local_pool(cluster):
     assert manifest(project)["executor"] == "dask"
     assert [job["status"] for job in manifest(project)["jobs"]] == ["ok", "ok"]
     assert briefs(project) == made_here, "warm local kernels and fresh kernels on Dask workers give the same bytes"
-    assert (project / "outputs/2025K1/kvartal/executed/growth.ipynb").is_file()
+    assert (project / "outputs/766/2025K1/kvartal/executed/growth.ipynb").is_file()
 
 
 def test_a_failing_notebook_on_dask_fails_alone_and_is_kept(cluster):

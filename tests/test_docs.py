@@ -71,7 +71,7 @@ def test_following_the_guide_puts_both_new_indicators_in_the_brief(tmp_path):
         run(commands[0])  # fetch --only AUP02
         assert [r["table"] for r in server.requests] == ["AUP02"]
         run(commands[1])  # the quarterly run
-    rows = _rows(copy / "outputs/2025K1/kvartal/briefs/growth.html")
+    rows = _rows(copy / "outputs/766/2025K1/kvartal/briefs/growth.html")
     codes = {name: code for code, name in municipalities()}
     text = (SNAPSHOT_DIR / "classifications" / "komgrp.csv").read_text(encoding="utf-8-sig")
     komgrp = list(csv.DictReader(io.StringIO(text), delimiter=";"))
@@ -99,7 +99,7 @@ def test_following_the_guide_puts_both_new_indicators_in_the_brief(tmp_path):
     done = subprocess.run([sys.executable, *commands[2].split()[1:], "--outputs", str(tmp_path / "out")], cwd=copy,
                           env={**os.environ, "WORKBOOK_ROOT": str(copy)}, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    cells = _rows(tmp_path / "out/2024/aar/briefs/growth.html")["Nye udstykninger"]
+    cells = _rows(tmp_path / "out/766/2024/aar/briefs/growth.html")["Nye udstykninger"]
     assert cells[:3] == ["70\u00a0grunde 2024", "+7\u00a0grunde", "Flere udstykninger"]
     assert cells[3] == "✔ På rette vej"
     assert "Eksempeldata" not in " ".join(cells)

@@ -24,7 +24,7 @@ def _soup(path: Path) -> BeautifulSoup:
 
 
 def test_quarterly_run_publishes_four_briefs_and_a_manifest(quarterly):
-    folder = quarterly / "2025K1" / "kvartal"
+    folder = quarterly / "766" / "2025K1" / "kvartal"
     assert sorted(p.stem for p in (folder / "briefs").glob("*.html")) == sorted(BRIEFS)
     assert sorted(p.stem for p in (folder / "executed").glob("*.ipynb")) == sorted(BRIEFS)
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -37,7 +37,7 @@ def test_quarterly_run_publishes_four_briefs_and_a_manifest(quarterly):
 
 @pytest.mark.parametrize("name", BRIEFS)
 def test_each_brief_is_clean_danish_html(quarterly, name):
-    soup = _soup(quarterly / "2025K1" / "kvartal" / "briefs" / f"{name}.html")
+    soup = _soup(quarterly / "766" / "2025K1" / "kvartal" / "briefs" / f"{name}.html")
     assert soup.html["lang"] == "da"
     assert "Hedensted Kommune" in soup.title.text and "1. kvt. 2025" in soup.title.text
     assert soup.find("h1").text
@@ -52,14 +52,21 @@ def test_each_brief_is_clean_danish_html(quarterly, name):
         assert len(image["alt"]) > 40
 
 
-def test_quarterly_growth_brief_carries_the_quarterly_indicators(quarterly):
-    soup = _soup(quarterly / "2025K1" / "kvartal" / "briefs" / "growth.html")
+def test_quarterly_growth_brief_carries_every_indicator_with_figures(quarterly):
+    """A quarterly brief shows the quarterly figures, and an annual statistic with the latest
+    complete year's figure, marked with its year, judged on the annual series."""
+    soup = _soup(quarterly / "766" / "2025K1" / "kvartal" / "briefs" / "growth.html")
     rows = _table_rows(soup)
-    assert list(rows) == ["Folketal", "Befolkningsvækst mod sammenlignelige kommuner"]
+    assert list(rows) == ["Folketal", "Befolkningsvækst mod sammenlignelige kommuner", "Tilflyttere pr. fraflytter, 18-36 år",
+                          "Beskæftigelsesfrekvens, 16-64 år"]
     assert rows["Folketal"][:5] == ["48.167 1. jan. 2025", "+213", "+442 (+0,9\u00a0%)", "Flere borgere", "✔ På rette vej"]
     assert rows["Befolkningsvækst mod sammenlignelige kommuner"][5] == "Nr. 2 af 24; gns. for de andre 0,2\u00a0%"
-    assert len(soup.find_all("img")) == 2
-    assert "Opgøres årligt og er med i den årlige opfølgning: Tilflyttere pr. fraflytter, 18-36 år," in soup.get_text()
+    assert rows["Tilflyttere pr. fraflytter, 18-36 år"][:2] == ["1,03 2024", "-"]  # the 2024 movers, no quarter before
+    assert rows["Tilflyttere pr. fraflytter, 18-36 år"][4] == "✘ Ikke på rette vej"
+    assert rows["Beskæftigelsesfrekvens, 16-64 år"][0] == "82,2\u00a0% 2021"
+    assert "1.431 18-36-årige" in soup.get_text()
+    assert len(soup.find_all("img")) == 4
+    assert "Opgøres årligt" not in soup.get_text()
 
 
 def test_annual_growth_brief_shows_real_numbers_against_the_group(annual):
@@ -100,14 +107,13 @@ def test_theme_without_data_says_so_without_numbers(quarterly, annual):
     assert "Indikatorer uden data endnu" in text
     assert soup.find("img") is None
     assert soup.select("section.indicator-table table") == []
-    quarterly_text = _soup(quarterly / "2025K1" / "kvartal" / "briefs" / "community.html").get_text()
-    assert "Indikatoren har endnu ingen data: Sygefravær blandt kommunens ansatte." in quarterly_text
-    cooperation = _soup(quarterly / "2025K1" / "kvartal" / "briefs" / "cooperation.html").get_text()
-    assert "Ingen af indikatorerne følges kvartalsvis." in cooperation
+    quarterly_text = _soup(quarterly / "766" / "2025K1" / "kvartal" / "briefs" / "community.html").get_text()
+    assert "Alle 7 indikatorer har endnu ingen data" in quarterly_text
+    assert "Sygefravær blandt kommunens ansatte" in quarterly_text
 
 
 def test_overview_gathers_the_three_themes(quarterly):
-    soup = _soup(quarterly / "2025K1" / "kvartal" / "briefs" / "overview.html")
+    soup = _soup(quarterly / "766" / "2025K1" / "kvartal" / "briefs" / "overview.html")
     headings = [h.text for h in soup.select("section.indicator-table h3")]
     assert headings == ["Vækst i balance", "Forpligtende fællesskaber", "Smidige og effektive processer"]
     assert len(soup.find_all("img")) == 1

@@ -51,12 +51,12 @@ def workbook(project: Path, *args: str, env: dict | None = None, wait: bool = Tr
 
 
 def briefs(project: Path) -> dict[str, str]:
-    folder = project / "outputs/2025K1/kvartal"
+    folder = project / "outputs/766/2025K1/kvartal"
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((folder / "briefs").glob("*.html"))}
 
 
 def manifest_matches_briefs(project: Path) -> bool:
-    folder = project / "outputs/2025K1/kvartal"
+    folder = project / "outputs/766/2025K1/kvartal"
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     listed = sorted(Path(job["brief"]).name for job in manifest["jobs"])
     return listed == sorted(briefs(project)) and all(job["status"] in ("ok", "reused") for job in manifest["jobs"])
@@ -97,7 +97,7 @@ def test_faults_around_a_run_leave_a_whole_published_run(published, tmp_path, fa
         path.chmod(0o644)
         path.write_bytes(path.read_bytes()[:1000])
     elif fault == "corrupt previous manifest":
-        previous = published / "outputs/2024K4/kvartal"
+        previous = published / "outputs/766/2024K4/kvartal"
         previous.mkdir(parents=True, exist_ok=True)
         (previous / "manifest.json").write_text("{not json", encoding="utf-8")
     else:
@@ -110,8 +110,8 @@ def test_faults_around_a_run_leave_a_whole_published_run(published, tmp_path, fa
     if fault == "corrupt processed parquet":
         assert "ingest: rebuilt" in done.stderr
     if fault == "corrupt previous manifest":
-        assert "previous run outputs/2024K4/kvartal: its manifest.json cannot be read; not compared with" in done.stderr
-        shutil.rmtree(published / "outputs/2024K4")
+        assert "previous run outputs/766/2024K4/kvartal: its manifest.json cannot be read; not compared with" in done.stderr
+        shutil.rmtree(published / "outputs/766/2024K4")
 
 
 # --- 2. An interrupted ingest changes nothing --------------------------------------------
@@ -132,7 +132,7 @@ def test_an_ingest_killed_halfway_leaves_the_processed_data_as_it_was(published,
     assert os.readlink(published / "data/processed/current") == current
     done = workbook(published, "run", "--cadence", "kvartal", "--period", "2025K1", "--force", "--only", "growth")
     assert done.returncode == 0, done.stderr
-    folder = published / "outputs/2025K1/kvartal"
+    folder = published / "outputs/766/2025K1/kvartal"
     html = (folder / "briefs/growth.html").read_text(encoding="utf-8")
     assert "48.167 indbyggere" in html and "50.000" not in html
     cited = json.loads((folder / "manifest.json").read_text())["inputs"]["FOLK1AM"]["sha256"]
@@ -149,24 +149,24 @@ def test_a_run_killed_at_the_swap_leaves_the_published_run_and_is_cleaned_after(
                       env={"WORKBOOK_FAULT": "publish-before-swap"})
     assert killed.returncode == -9
     assert briefs(published) == before and manifest_matches_briefs(published)
-    runs = published / "outputs/2025K1/.runs"
+    runs = published / "outputs/766/2025K1/.runs"
     assert len(list(runs.glob("kvartal-*"))) == 2, "the killed run's complete build is still there"
     done = workbook(published, "run", "--cadence", "kvartal", "--period", "2025K1")
     assert done.returncode == 0, done.stderr
-    assert [p.resolve() for p in runs.glob("kvartal-*")] == [(published / "outputs/2025K1/kvartal").resolve()]
+    assert [p.resolve() for p in runs.glob("kvartal-*")] == [(published / "outputs/766/2025K1/kvartal").resolve()]
 
 
 def test_the_layout_before_linked_runs_is_restored_when_a_swap_was_killed(published):
     """A run of the earlier layout killed between its two renames left the only copy in .kvartal.old-*."""
-    folder = published / "outputs/2025K1/kvartal"
+    folder = published / "outputs/766/2025K1/kvartal"
     before = briefs(published)
-    old = published / "outputs/2025K1/.kvartal.old-abc123"
+    old = published / "outputs/766/2025K1/.kvartal.old-abc123"
     old.mkdir()
     shutil.copytree(folder, old / "kvartal", symlinks=False)
     folder.unlink()
     done = workbook(published, "run", "--cadence", "kvartal", "--period", "2025K1")
     assert done.returncode == 0, done.stderr
-    assert "restored outputs/2025K1/kvartal" in done.stderr
+    assert "restored outputs/766/2025K1/kvartal" in done.stderr
     assert briefs(published) == before and not old.exists()
 
 
@@ -212,7 +212,7 @@ def test_mail_is_never_sent_twice(published, smtp_server):
     inbox, env = smtp_server
     ledger = published / "outputs/mail-ledger.jsonl"
     ledger.unlink(missing_ok=True)
-    first, second = (workbook(published, "mail", "--run", "outputs/2025K1/kvartal", "--send", env=env, wait=False)
+    first, second = (workbook(published, "mail", "--run", "outputs/766/2025K1/kvartal", "--send", env=env, wait=False)
                      for _ in range(2))
     outs = [p.communicate(timeout=300) for p in (first, second)]
     codes = sorted(p.returncode for p in (first, second))
@@ -222,16 +222,16 @@ def test_mail_is_never_sent_twice(published, smtp_server):
     # The same period run again: every brief is reused, and nothing is mailed again.
     rerun = workbook(published, "run", "--cadence", "kvartal", "--period", "2025K1")
     assert rerun.returncode == 0 and "unchanged, brief reused" in rerun.stderr
-    again = workbook(published, "mail", "--run", "outputs/2025K1/kvartal", "--send", env=env)
+    again = workbook(published, "mail", "--run", "outputs/766/2025K1/kvartal", "--send", env=env)
     assert again.returncode == 0, again.stderr
     assert len(inbox.messages) == 6 and again.stderr.count("already sent") == 6
-    assert "mail" not in json.loads((published / "outputs/2025K1/kvartal/manifest.json").read_text())
+    assert "mail" not in json.loads((published / "outputs/766/2025K1/kvartal/manifest.json").read_text())
 
 
 def test_mail_while_the_run_republishes_keeps_the_manifest_whole(published, smtp_server):
     inbox, env = smtp_server
     (published / "outputs/mail-ledger.jsonl").unlink(missing_ok=True)
-    sending = workbook(published, "mail", "--run", "outputs/2025K1/kvartal", "--send", env=env, wait=False)
+    sending = workbook(published, "mail", "--run", "outputs/766/2025K1/kvartal", "--send", env=env, wait=False)
     running = workbook(published, "run", "--cadence", "kvartal", "--period", "2025K1", "--force", wait=False)
     _out, mail_err = sending.communicate(timeout=300)
     _out, run_err = running.communicate(timeout=300)
@@ -241,8 +241,8 @@ def test_mail_while_the_run_republishes_keeps_the_manifest_whole(published, smtp
 
 
 def test_a_tampered_manifest_cannot_attach_a_file_outside_the_run(published, tmp_path):
-    run = tmp_path / "2025K1" / "kvartal"
-    shutil.copytree(published / "outputs/2025K1/kvartal", run)
+    run = tmp_path / "766" / "2025K1" / "kvartal"
+    shutil.copytree(published / "outputs/766/2025K1/kvartal", run)
     manifest = json.loads((run / "manifest.json").read_text())
     manifest["jobs"][0]["brief"] = "../../etc/os-release"
     (run / "manifest.json").write_text(json.dumps(manifest))
@@ -518,7 +518,7 @@ def test_ctrl_c_is_one_line_and_exit_130(published):
 def test_a_brief_carries_its_own_identity_and_outputs_hold_no_absolute_paths(published):
     done = workbook(published, "run", "--cadence", "kvartal", "--period", "2025K1")
     assert done.returncode == 0, done.stderr
-    folder = published / "outputs/2025K1/kvartal"
+    folder = published / "outputs/766/2025K1/kvartal"
     manifest = json.loads((folder / "manifest.json").read_text())
     for job in manifest["jobs"]:
         html = (folder / job["brief"]).read_text(encoding="utf-8")

@@ -206,7 +206,7 @@ def test_offline_fetch_check_and_run_from_the_command_line(tmp_path):
     assert lines[2].split()[:3] == ["FLY66", "2024", "2024"] and lines[2].endswith("up to date")
     ran = workbook("run", "--cadence", "kvartal", "--only", "growth", "--outputs", str(tmp_path / "out"))
     assert ran.returncode == 0, ran.stderr
-    manifest = json.loads((tmp_path / "out/2025K1/kvartal/manifest.json").read_text())
+    manifest = json.loads((tmp_path / "out/766/2025K1/kvartal/manifest.json").read_text())
     assert manifest["inputs"]["FOLK1AM"]["file"].startswith("data/raw/statbank/versions/FOLK1AM-dfb09b8848f5")
     offline = workbook("fetch", "--only", "FOLK1AM", "--base-url", "http://127.0.0.1:9/v1")
     assert offline.returncode == 1
@@ -238,7 +238,7 @@ def test_the_brief_says_what_changed_since_the_previous_brief(tmp_path):
         done = subprocess.run([sys.executable, "-m", "analysis", "run", "--cadence", "kvartal", "--period", period,
                                "--only", "growth"], cwd=project, env=env, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr
-        return BeautifulSoup((project / f"outputs/{period}/kvartal/briefs/growth.html").read_text(encoding="utf-8"),
+        return BeautifulSoup((project / f"outputs/766/{period}/kvartal/briefs/growth.html").read_text(encoding="utf-8"),
                              "html.parser").select_one("section.changes").get_text(" ", strip=True)
 
     assert "Der er ingen tidligere brief" in run("2024K4")
@@ -283,7 +283,7 @@ def test_a_clone_alone_fetches_what_it_needs_and_makes_the_briefs(tmp_path):
         assert done.returncode == 0, done.stderr
         assert sorted({r["table"] for r in api.requests}) == ["FLY66", "FOLK1AM", "RAS200"]
     assert "fetch: FOLK1AM, FLY66, RAS200, INDBYGGERE, AREAL, KOMGRP not on disk; fetching them first" in done.stderr
-    html = (project / "outputs/2025K1/kvartal/briefs/growth.html").read_text(encoding="utf-8")
+    html = (project / "outputs/766/2025K1/kvartal/briefs/growth.html").read_text(encoding="utf-8")
     assert "48.167 indbyggere den 1. januar 2025" in BeautifulSoup(html, "html.parser").get_text()
     komgrp = (project / "data/raw/classifications/komgrp.csv").resolve()
     assert komgrp.read_bytes() == (SNAPSHOT_DIR / "classifications/komgrp.csv").read_bytes()
@@ -302,7 +302,7 @@ def test_a_clone_alone_without_a_network_says_where_data_must_come_from(tmp_path
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("error: table FOLK1AM is missing from data/raw/ or ../shared/data/ and could not be fetched")
     assert "put the data snapshot in ../shared/data" in last and "Traceback" not in done.stderr
-    assert not (project / "outputs" / "2025K1").exists()
+    assert not (project / "outputs" / "766" / "2025K1").exists()
 
 
 def test_run_with_fetch_fetches_first_and_without_a_network_runs_on_what_is_on_disk(tmp_path):
@@ -318,7 +318,7 @@ def test_run_with_fetch_fetches_first_and_without_a_network_runs_on_what_is_on_d
         done = subprocess.run([sys_executable(), "-m", "analysis", "run", "--fetch", "--cadence", "kvartal", "--only",
                                "growth"], cwd=project, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr
-    assert "FOLK1AM: new version" in done.stderr and "published outputs/2025K1/kvartal" in done.stderr
+    assert "FOLK1AM: new version" in done.stderr and "published outputs/766/2025K1/kvartal" in done.stderr
     assert (project / "data/raw/statbank/FAM44N.csv").is_symlink()
     offline = {**os.environ, "WORKBOOK_ROOT": str(project), "WORKBOOK_STATBANK_URL": "http://127.0.0.1:9/v1"}
     again = subprocess.run([sys_executable(), "-m", "analysis", "run", "--fetch", "--cadence", "kvartal", "--only",

@@ -28,7 +28,7 @@ def test_hostile_names_in_params_and_files_are_escaped_in_the_brief(tmp_path):
                            "--outputs", str(tmp_path / "out")], cwd=project, env={**os.environ, "WORKBOOK_ROOT": str(project)},
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    html = (tmp_path / "out/2025K1/kvartal/briefs/growth.html").read_text(encoding="utf-8")
+    html = (tmp_path / "out/766/2025K1/kvartal/briefs/growth.html").read_text(encoding="utf-8")
     soup = BeautifulSoup(html, "html.parser")
     assert soup.find("script") is None
     assert not soup.find_all(attrs={"onerror": True})
@@ -37,13 +37,13 @@ def test_hostile_names_in_params_and_files_are_escaped_in_the_brief(tmp_path):
     assert f"Folketal {HOSTILE}" in text
     assert f"Hedensted Kommune {HOSTILE}" in text
     assert f"Bemærk {HOSTILE}" in text
-    mailed = subprocess.run([sys.executable, "-m", "analysis", "mail", "--run", str(tmp_path / "out/2025K1/kvartal")],
+    mailed = subprocess.run([sys.executable, "-m", "analysis", "mail", "--run", str(tmp_path / "out/766/2025K1/kvartal")],
                             cwd=project, env={**os.environ, "WORKBOOK_ROOT": str(project)}, capture_output=True, text=True,
                             timeout=300)
     assert mailed.returncode == 0, mailed.stderr
     from email import message_from_bytes, policy
 
-    message = message_from_bytes((tmp_path / "out/2025K1/kvartal/mail/vtf.eml").read_bytes(), policy=policy.default)
+    message = message_from_bytes((tmp_path / "out/766/2025K1/kvartal/mail/vtf.eml").read_bytes(), policy=policy.default)
     body = BeautifulSoup(message.get_body(("html",)).get_content(), "html.parser")
     assert body.find("script") is None and not body.find_all(attrs={"onerror": True})
     assert f"Folketal {HOSTILE}" in body.get_text()

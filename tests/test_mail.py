@@ -69,8 +69,8 @@ def smtp(tmp_path):
 
 @pytest.fixture()
 def run_copy(quarterly, tmp_path) -> Path:
-    folder = tmp_path / "2025K1" / "kvartal"
-    shutil.copytree(quarterly / "2025K1" / "kvartal", folder)
+    folder = tmp_path / "766" / "2025K1" / "kvartal"
+    shutil.copytree(quarterly / "766" / "2025K1" / "kvartal", folder)
     return folder
 
 
@@ -103,9 +103,9 @@ def test_mails_arrive_whole_and_are_recorded(smtp, run_copy):
     files = {part.get_filename(): part.get_payload(decode=True) for part in board.iter_attachments()}
     assert sorted(files) == ["community.html", "cooperation.html", "growth.html", "overview.html"]
     assert files["growth.html"] == (run_copy / "briefs" / "growth.html").read_bytes()
-    ledger = [json.loads(line) for line in (run_copy.parent.parent / "mail-ledger.jsonl").read_text().splitlines()]
+    ledger = [json.loads(line) for line in (run_copy.parents[2] / "mail-ledger.jsonl").read_text().splitlines()]
     assert sorted(record["group"] for record in ledger) == sorted(GROUPS)
-    assert {record["run"] for record in ledger} == {"2025K1/kvartal"}
+    assert {record["run"] for record in ledger} == {"766/2025K1/kvartal"}
     assert "mail" not in json.loads((run_copy / "manifest.json").read_text()), "mail never writes the run's manifest"
 
     again = mail(run_copy, "--send", env=env)
@@ -121,7 +121,7 @@ def test_a_dropped_connection_leaves_the_rest_unsent_and_the_next_call_sends_the
     assert done.returncode == 1
     assert len(dropping.messages) == 1
     assert "run the command again to send them" in done.stderr
-    ledger = (run_copy.parent.parent / "mail-ledger.jsonl").read_text().splitlines()
+    ledger = (run_copy.parents[2] / "mail-ledger.jsonl").read_text().splitlines()
     assert [json.loads(line)["group"] for line in ledger] == ["kommunalbestyrelsen"]
     steady = Inbox()
     again = mail(run_copy, "--send", env=smtp(steady))
@@ -136,7 +136,7 @@ def test_an_smtp_outage_marks_nothing_as_sent(run_copy):
     done = mail(run_copy, "--send", env={"WORKBOOK_SMTP_HOST": "127.0.0.1", "WORKBOOK_SMTP_PORT": str(port),
                                          "WORKBOOK_SMTP_PASSWORD": PASSWORD})
     assert done.returncode == 1
-    assert not (run_copy.parent.parent / "mail-ledger.jsonl").exists()
+    assert not (run_copy.parents[2] / "mail-ledger.jsonl").exists()
 
 
 def test_no_secret_reaches_outputs_or_logs(smtp, run_copy):

@@ -48,12 +48,12 @@ def digests(folder: Path) -> dict[str, str]:
 
 
 def manifest(project: Path) -> dict:
-    return json.loads((project / "outputs/2025K1/kvartal/manifest.json").read_text())
+    return json.loads((project / "outputs/766/2025K1/kvartal/manifest.json").read_text())
 
 
 def failed_build(project: Path) -> Path:
     """The newest build kept because a job failed."""
-    return max((project / "outputs/.failed").glob("2025K1-kvartal-*"), key=lambda p: p.stat().st_mtime)
+    return max((project / "outputs/.failed").glob("766-2025K1-kvartal-*"), key=lambda p: p.stat().st_mtime)
 
 
 def failed_manifest(project: Path) -> dict:
@@ -61,7 +61,7 @@ def failed_manifest(project: Path) -> dict:
 
 
 def test_unchanged_jobs_are_reused_and_force_gives_identical_briefs(project):
-    folder = project / "outputs/2025K1/kvartal"
+    folder = project / "outputs/766/2025K1/kvartal"
     first = run(project)
     assert first.returncode == 0, first.stderr
     made = digests(folder)
@@ -87,7 +87,7 @@ def test_unchanged_jobs_are_reused_and_force_gives_identical_briefs(project):
 
 def test_a_failing_job_does_not_stop_the_others_and_nothing_is_published(project):
     assert run(project).returncode == 0
-    published = digests(project / "outputs/2025K1/kvartal")
+    published = digests(project / "outputs/766/2025K1/kvartal")
     notebook = nbformat.read(project / "notebooks/cooperation.ipynb", as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('the cooperation notebook broke')"))
     nbformat.write(notebook, project / "notebooks/cooperation.ipynb")
@@ -95,14 +95,14 @@ def test_a_failing_job_does_not_stop_the_others_and_nothing_is_published(project
     assert done.returncode == 1
     kept = failed_build(project)
     assert done.stderr.strip().splitlines()[-1] == (
-        "error: 1 job(s) failed: cooperation; nothing was published (outputs/2025K1/kvartal is as it was); "
-        f"the failed build is kept in outputs/.failed/{kept.name}")
+        "error: 1 job(s) failed: cooperation; nothing of it was published (outputs/766/2025K1/kvartal is as it was, "
+        f"the failed build is kept in outputs/.failed/{kept.name})")
     jobs = {job["name"]: job for job in failed_manifest(project)["jobs"]}
     assert jobs["growth"]["status"] == "ok"
     assert jobs["cooperation"]["status"] == "failed"
     assert jobs["cooperation"]["error"] == "RuntimeError: the cooperation notebook broke"
     assert (kept / "executed/cooperation.ipynb").is_file() and (kept / "briefs/growth.html").is_file()
-    assert digests(project / "outputs/2025K1/kvartal") == published, "the published briefs are as they were"
+    assert digests(project / "outputs/766/2025K1/kvartal") == published, "the published briefs are as they were"
     assert [job["status"] for job in manifest(project)["jobs"]] == ["ok", "ok"]
 
 
@@ -122,7 +122,7 @@ def test_a_job_that_hangs_or_loses_its_kernel_fails_alone(project, cell, error):
     assert jobs["growth"]["status"] == "ok"
     assert jobs["cooperation"]["status"] == "failed"
     assert jobs["cooperation"]["error"].startswith(error), jobs["cooperation"]["error"]
-    assert not (project / "outputs/2025K1/kvartal").exists(), "nothing was published"
+    assert not (project / "outputs/766/2025K1/kvartal").exists(), "nothing was published"
     assert not _processes_of(project), "no kernel outlives its run"
 
 
@@ -142,7 +142,7 @@ def _processes_of(project: Path) -> list[int]:
 
 
 def test_one_run_at_a_time(project):
-    folder = project / "outputs/2025K1"
+    folder = project / "outputs/766/2025K1"
     folder.mkdir(parents=True)
     with (folder / ".kvartal.lock").open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -152,13 +152,14 @@ def test_one_run_at_a_time(project):
 
 
 def test_a_killed_run_leaves_the_published_run_and_the_next_run_completes(project):
-    folder = project / "outputs/2025K1/kvartal"
+    folder = project / "outputs/766/2025K1/kvartal"
     assert run(project).returncode == 0
     before = digests(folder)
     killed = run(project, "--force", wait=False)
     deadline = time.monotonic() + 120
-    while len(list(folder.parent.glob(".runs/kvartal-*"))) < 2 or \
-            not list(folder.parent.glob(".runs/kvartal-*/executed/*.ipynb")) and time.monotonic() < deadline:
+    published = folder.resolve()
+    while time.monotonic() < deadline and not [p for p in folder.parent.glob(".runs/kvartal-*/executed/*.ipynb")
+                                               if p.parent.parent != published]:
         time.sleep(0.05)
     assert len(_processes_of(project)) > 1, "the run's processes are found while it runs"
     killed.send_signal(signal.SIGKILL)

@@ -52,7 +52,7 @@ class BriefParameters(Strict):
     cadence: Literal["kvartal", "aar"]
     kommune: int = Field(ge=101, le=999)
     comparison_group: str
-    strategy_period: str
+    strategy_period: str = ""  # "" picks the strategy period whose years hold the brief's period
     data: str = ""
     example_data: bool = False
     previous_run: str = ""  # the manifest.json of the brief before this one, set by the runner
@@ -111,6 +111,9 @@ def largest_flows(figures: Figures, scope: Scope) -> list[Table]:
     )]
 
 
+# A theme's title in a brief for a municipality whose own strategy the workbook does not hold.
+THEME_TITLES = {"growth": "Vækst og udvikling", "community": "Fællesskaber", "cooperation": "Samarbejde og processer"}
+
 # Tables beyond the indicator's own figures, by indicator id.
 EXTRA_TABLES = {"movers_18_36": largest_flows}
 
@@ -146,8 +149,18 @@ class Brief:
         return indicators.resolve_period(self.processed.indicators, cadence, requested)
 
     @cached_property
+    def council(self) -> params.Council:
+        """Whose strategy the brief follows (see params.load_council)."""
+        return params.load_council(f"{self.parameters.kommune:03d}")
+
+    @property
+    def foreign(self) -> bool:
+        """The targets in params/ are another council's: they are not shown."""
+        return not self.council.own
+
+    @cached_property
     def strategy(self) -> params.Strategy:
-        return params.load_strategy()
+        return self.council.strategy
 
     @cached_property
     def registry(self) -> params.Indicators:
@@ -157,7 +170,7 @@ class Brief:
     def context(self) -> Scope:
         return Scope.build(
             self.processed, self.period, f"{self.parameters.kommune:03d}", self.parameters.comparison_group,
-            self.strategy, self.parameters.strategy_period, self.parameters.example_data,
+            self.strategy, self.strategy_key, self.parameters.example_data,
         )
 
     @property
@@ -172,24 +185,18 @@ class Brief:
             return None
         if not self.parameters.committee:
             raise WorkbookError("notebook parameter committee: a committee brief needs a committee id")
-        return self.strategy_period.committee(self.parameters.committee)
+        return self.strategy.committee(self.strategy_key, self.parameters.committee)
 
     def _selected(self, theme: str) -> list[params.Indicator]:
-        """A quarterly brief carries the indicators followed quarterly; an annual one carries all."""
+        """Every indicator of the theme (or committee). A quarterly brief shows an annual statistic
+        with the latest complete year's figure, marked with its year."""
         if theme == "committee":
-            chosen = [i for i in self.registry.indicators if self.committee.id in i.committees]
-        else:
-            chosen = self.registry.for_theme(theme)
-        if self.parameters.cadence == "kvartal":
-            chosen = [i for i in chosen if i.cadence == "kvartal"]
-        return chosen
+            return [i for i in self.registry.indicators if self.committee.id in i.committees]
+        return self.registry.for_theme(theme)
 
     def annual_only(self, theme: str) -> list[params.Indicator]:
-        """The theme's indicators that only the annual follow-up carries."""
-        if self.parameters.cadence != "kvartal":
-            return []
-        everything = self.registry.for_theme(theme) if theme != "committee" else []
-        return [i for i in everything if i.cadence != "kvartal"]
+        """Indicators a quarterly brief leaves to the annual follow-up: none (see _selected)."""
+        return []
 
     @cached_property
     def results(self) -> dict[str, list[Entry]]:
@@ -216,7 +223,15 @@ class Brief:
 
     @property
     def strategy_period(self) -> params.StrategyPeriod:
-        return self.strategy.strategy_periods[self.parameters.strategy_period]
+        return self.strategy.strategy_periods[self.strategy_key]
+
+    @property
+    def strategy_key(self) -> str:
+        """The strategy period asked for, or the one whose years hold the brief's period."""
+        key = self.parameters.strategy_period or self.strategy.period_for(self.period.year)
+        if key not in self.strategy.strategy_periods:
+            raise WorkbookError(f"strategy_period '{key}': unknown; expected one of {', '.join(self.strategy.strategy_periods)}")
+        return key
 
     @property
     def tables_used(self) -> list[str]:
@@ -233,6 +248,8 @@ class Brief:
         return {c.id: c.name for p in self.strategy.strategy_periods.values() for c in p.committees}
 
     def sigtepunkt_name(self, theme: str) -> str:
+        if self.foreign:
+            return THEME_TITLES[theme]
         return self.strategy_period.sigtepunkt(theme).name
 
     @property
@@ -244,7 +261,64 @@ class Brief:
         return self.sigtepunkt_name(self.parameters.theme)
 
     @property
+    def comparison_sentence(self) -> str:
+        """'Sammenlignes med de 23 andre oplandskommuner (i Danmarks Statistiks kommunegrupper)', naming the
+        members of a group a reader cannot look up."""
+        context = self.context
+        sentence = f"Sammenlignes med {context.others_label} ({context.group_description})"
+        if context.named_members:
+            sentence += ": " + ", ".join(context.named_members[:-1]) + (" og " if len(context.named_members) > 1 else "") \
+                + context.named_members[-1]
+        return sentence
+
+    @property
+    def group_heading(self) -> str:
+        """The comparison column's heading: 'Blandt 24 oplandskommuner', or 'Blandt Hedensted og 31 landkommuner'."""
+        context = self.context
+        if getattr(context.group, "member_of", True):
+            return f"Blandt {len(context.members)} {context.group_name}"
+        return f"Blandt {context.kommune_name} og {len(context.members) - 1} {context.group_name}"
+
+    def comparison_members(self) -> pd.DataFrame:
+        """The compared municipalities, with the figures the most similar were chosen on and their distance."""
+        group = self.context.group
+        if getattr(group, "features", None) is not None:
+            frame = group.features.copy()
+        else:
+            frame = pd.DataFrame(index=self.context.members)
+        frame.insert(0, "Kommune", [self.context.name(c) for c in frame.index])
+        frame.index.name = "Kommunekode"
+        return frame.rename(columns={"population": "Folketal", "growth_5y": "Vækst over 5 år (%)",
+                                     "density": "Indbyggere pr. km²", "employment_rate": "Beskæftigelsesfrekvens (%)",
+                                     "distance": "Afstand"})
+
+    @property
+    def notes(self) -> list[str]:
+        """What a reader must know about the strategy the brief follows, in a sentence each."""
+        period, key = self.strategy_period, self.strategy_key
+        notes = []
+        if self.foreign:
+            return [f"Målene i arbejdsbogen er {self.strategy.kommune_name}s egne og vises ikke for {self.kommune_name}; "
+                    "status siger her kun, om tallene bevæger sig i den retning, der er god."]
+        if self.period.year < period.first_year:
+            notes.append(f"Perioden ({label(self.period)}) ligger før {period.name} ({period.years}) trådte i kraft; "
+                         "tallene vises under dens sigtepunkter.")
+        own = any(t.strategy == key for listed in self.council.targets.values() for t in listed)
+        if not own:
+            earlier = sorted({name for theme in self.themes for r in self.results[theme] for _t, name in r.targets})
+            if earlier:
+                notes.append(f"{period.name} sætter ikke selv tal på. Målene her er fra {' og '.join(earlier)}, "
+                             "hver med sin egen status.")
+        if not period.committees and period.committees_from and (self.committee is not None
+                                                                  or self.parameters.theme == "overview"):
+            source = self.strategy.strategy_periods[period.committees_from].name
+            notes.append(f"Udvalgene og deres fokusområder er dem fra {source}, indtil kommunalbestyrelsen udpeger nye.")
+        return notes
+
+    @property
     def kicker(self) -> str:
+        if self.foreign:
+            return "Strategiopfølgning: tema"
         if self.parameters.theme == "overview":
             return f"{self.strategy_period.name}: de tre sigtepunkter"
         if self.committee is not None:
@@ -281,7 +355,7 @@ class Brief:
             cadence_label=CADENCE_LABELS[self.parameters.cadence].capitalize(),
             period_label=label(self.period),
             key_fact=f"{fmt.number(inhabitants)} indbyggere den {date_label(now.date())}",
-            comparison=f"Sammenlignes med {self.context.others_label} ({self.context.group_description})",
+            comparison=self.comparison_sentence,
         )
 
     @property
@@ -433,6 +507,63 @@ class Brief:
 
     def show_footer(self) -> None:
         self._show(self.footer_html())
+
+    # --- the numbers, for the analyst (tagged cells, left out of the HTML brief) -------------
+
+    def table(self) -> pd.DataFrame:
+        """The brief's indicators, one row each: latest figure, change, the group's mean and median,
+        rank and status, as numbers."""
+        from analysis import tables
+
+        seen, entries = set(), []
+        for theme in self.themes:
+            for entry in self.results[theme]:
+                if entry.indicator.id not in seen:
+                    seen.add(entry.indicator.id)
+                    entries.append(entry.figures)
+        return tables.indicator_table(entries, self.context)
+
+    def figures(self, indicator_id: str) -> Figures:
+        """Any indicator's numbers for this brief's municipality, period and group."""
+        for theme in self.themes:
+            for entry in self.results[theme]:
+                if entry.indicator.id == indicator_id:
+                    return entry.figures
+        return select(self.context, self.registry.get(indicator_id))
+
+    def series(self, indicator_id: str) -> pd.DataFrame:
+        """An indicator's figures over time for the municipality, with the comparison on each date."""
+        from analysis import tables
+
+        return tables.series_table(self.figures(indicator_id), self.context)
+
+    def group(self, indicator_id: str) -> pd.DataFrame:
+        """An indicator's figures for every compared municipality (columns) on every date (rows)."""
+        from analysis import tables
+
+        return tables.group_table(self.figures(indicator_id), self.context)
+
+    def show_data(self) -> None:
+        from analysis import tables
+
+        tables.show(self.table(), f"Indikatorerne i briefen, {self.context.kommune_name}, {label(self.period)}")
+
+    def show_indicator_data(self) -> None:
+        """Each indicator with figures: its series, then the compared municipalities' figures."""
+        from analysis import tables
+
+        for theme in self.themes:
+            for entry in self.results[theme]:
+                if entry.has_data:
+                    tables.show(self.series(entry.indicator.id), f"{entry.indicator.name}: {self.context.kommune_name}")
+                    group = self.group(entry.indicator.id)
+                    if not group.empty:
+                        tables.show(group, f"{entry.indicator.name}: de sammenlignede kommuner")
+
+    @property
+    def numbers_file(self) -> str:
+        """The Excel file a run writes beside the briefs with every number (see tables.export)."""
+        return f"tal-{self.context.kommune}.xlsx"
 
     def _show(self, html: str) -> None:
         from IPython.display import HTML, display

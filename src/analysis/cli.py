@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="run every notebook again, even when nothing changed")
     run.add_argument("--comparison-group", default="kommunegruppe",
                      help="kommunegruppe, a DST group name, or a group of params/comparison.yml")
+    run.add_argument("--strategy-period", default=None,
+                     help="a key of strategy_periods in params/strategy.yml (default: its default_strategy_period)")
     run.add_argument("--kommune", help="kommunekoder to make briefs for, comma-separated, or 'all' (default: params/strategy.yml)")
     run.add_argument("--only", help="the jobs of the run plan to run, comma-separated (default: all)")
     run.add_argument("--jobs", type=_positive, help="notebooks run at once (default: two per core)")
@@ -57,6 +59,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--fetch", action="store_true",
                      help="fetch what is new from the Statbank API first (without a network: say so and run on what is on disk)")
     run.add_argument("--base-url", default=None, help="with --fetch: the Statbank API (default: https://api.statbank.dk/v1)")
+
+    brief = commands.add_parser("brief", help="make the HTML brief of one notebook, with any parameters, as a run does")
+    brief.add_argument("notebook", type=Path, help="a notebook of notebooks/, e.g. notebooks/growth.ipynb")
+    brief.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                       help="a notebook parameter, as papermill takes it: -p period 2024 -p cadence aar")
+    brief.add_argument("--output", type=Path, help="the HTML file (default: outputs/briefs/<notebook>-<period>.html)")
+    brief.add_argument("--timeout", type=_positive, default=600, help="seconds a cell may take (default: 600)")
 
     fetch = commands.add_parser("fetch", help="get raw tables from the Statbank API, or from a snapshot folder")
     fetch.add_argument("--from", dest="snapshot", type=Path, help="a snapshot folder with SHA256SUMS (offline)")
@@ -109,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args)
         if args.command == "fetch":
             return _fetch(args)
+        if args.command == "brief":
+            return _brief(args)
         if args.command == "check":
             return _check(args)
         if args.command == "mail":
@@ -148,13 +159,14 @@ def _run(args: argparse.Namespace) -> int:
     outcome = runner.run(args.cadence, args.period, data=args.data, outputs_dir=args.outputs or OUTPUTS_DIR, log=_log,
                          example_data=args.example_data, force=args.force, workers=args.jobs, timeout=args.timeout,
                          kommuner=_kommuner(args.kommune), only=args.only.split(",") if args.only else None,
-                         comparison_group=args.comparison_group, executor=args.executor,
-                         scheduler=args.scheduler)
+                         comparison_group=args.comparison_group, strategy_period=args.strategy_period,
+                         executor=args.executor, scheduler=args.scheduler)
     if outcome.failed:
         from analysis.paths import relative
 
-        _log(f"error: {len(outcome.failed)} job(s) failed: {', '.join(outcome.failed)}; nothing was published "
-             f"({relative(outcome.folder.parent)}/{outcome.folder.name} is as it was); the failed build is kept in {relative(outcome.failed_folder)}")
+        kept = "; ".join(f"{relative(unit.target.parent)}/{unit.target.name} is as it was, the failed build is kept in "
+                         f"{relative(unit.failed_folder)}" for unit in outcome.failures)
+        _log(f"error: {len(outcome.failed)} job(s) failed: {', '.join(outcome.failed)}; nothing of it was published ({kept})")
         return EXIT_JOB_FAILED
     return EXIT_OK
 
@@ -220,6 +232,18 @@ def _areas():
     except WorkbookError:
         return None
     return read_komgrp(path)
+
+
+def _brief(args: argparse.Namespace) -> int:
+    """One notebook, executed and exported exactly as a run does it (same kernel, same template)."""
+    from analysis import runner
+
+    parameters = dict(args.parameter)
+    done = runner.make_brief(args.notebook, parameters, args.output, timeout=args.timeout, log=_log)
+    if done.status != "ok":
+        _log(f"error: {args.notebook}: {done.error}; the executed notebook is kept in {done.brief}")
+        return EXIT_JOB_FAILED
+    return EXIT_OK
 
 
 def _kommuner(text: str | None) -> list[int] | None:

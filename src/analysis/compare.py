@@ -31,6 +31,9 @@ class Group:
     definite: str  # 'oplandskommunerne'
     description: str  # how the group came about, for the brief
     members: list[str]  # kommunekoder, the municipality included
+    member_of: bool = True  # whether the municipality belongs to the group itself ('de 23 andre ...')
+    named: bool = False  # a group a reader cannot look up (an analyst's list, the most similar): name its members
+    features: pd.DataFrame | None = None  # for the most similar: the figures they were chosen on, and the distance
 
 
 def against_group(values: pd.Series, kommune: str, members: list[str], polarity: str = "higher") -> dict:
@@ -112,14 +115,18 @@ def resolve_group(name: str, kommune: str, processed: Processed, period: pd.Peri
         )
     if spec.kind == "dst_group":
         members = sorted(set(areas.members(group_name)) | {kommune})
-        return Group(group_name.lower(), group_name.lower() + "ne", "i Danmarks Statistiks kommunegrupper", members)
+        return Group(group_name.lower(), group_name.lower() + "ne", "i Danmarks Statistiks kommunegrupper", members,
+                     member_of=kommune in areas.members(group_name))
     if spec.kind == "list":
         known = set(areas.municipalities["code"])
         members = [f"{m:03d}" for m in spec.members]
         unknown = [m for m in members if m not in known]
         if unknown:
             raise WorkbookError(f"params/comparison.yml: groups.{name}: '{unknown[0]}' is not a kommunekode")
-        return Group(spec.label, spec.definite, spec.description, sorted(set(members) | {kommune}))
+        return Group(spec.label, spec.definite, spec.description, sorted(set(members) | {kommune}),
+                     member_of=kommune in members, named=True)
     features = structural_features(processed, period)[spec.features]
     nearest = most_similar(features, kommune, spec.count)
-    return Group(spec.label, spec.definite, spec.description, sorted([kommune, *nearest.index]))
+    chosen = features.loc[[kommune, *nearest.index]].assign(distance=pd.concat([pd.Series({kommune: 0.0}), nearest]))
+    return Group(spec.label, spec.definite, spec.description, sorted([kommune, *nearest.index]), member_of=False,
+                 named=True, features=chosen)

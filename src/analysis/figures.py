@@ -43,6 +43,8 @@ class Scope:
     example_data: bool = False
     group_definite: str = ""  # 'oplandskommunerne'
     group_description: str = ""  # 'i Danmarks Statistiks kommunegrupper'
+    group: object = None  # the compare.Group itself
+    council: params.Council | None = None  # whose strategy and targets apply
 
     @classmethod
     def build(cls, processed: Processed, period: pd.Period, kommune: str, comparison_group: str,
@@ -55,13 +57,22 @@ class Scope:
                 f"strategy_period '{strategy_period}': unknown; expected one of {', '.join(strategy.strategy_periods)}"
             )
         group = resolve_group(comparison_group, kommune, processed, period)
+        council = params.load_council(kommune)
         return cls(processed, period, kommune, areas.name_of(kommune), group.label, group.members, strategy,
-                   strategy_period, example_data, group.definite, group.description)
+                   strategy_period, example_data, group.definite, group.description, group, council)
 
     @property
     def others_label(self) -> str:
-        """'de 23 andre oplandskommuner'."""
-        return f"de {len(self.members) - 1} andre {self.group_name}"
+        """'de 23 andre oplandskommuner', or 'de 31 landkommuner' for a group the municipality is not in."""
+        member_of = getattr(self.group, "member_of", True)
+        return f"de {len(self.members) - 1} {'andre ' if member_of else ''}{self.group_name}"
+
+    @property
+    def named_members(self) -> list[str]:
+        """The compared municipalities by name, for a group a reader cannot look up."""
+        if not getattr(self.group, "named", False):
+            return []
+        return [self.name(code_) for code_ in self.members if code_ != self.kommune]
 
     def name(self, code_: str) -> str:
         return self.processed.areas.name_of(code_)
@@ -155,11 +166,14 @@ class Figures:
         return frame
 
 
-def targets_for(indicator: Indicator, strategy: Strategy, strategy_period: str) -> list[tuple[Target, str]]:
-    """The indicator's targets from the chosen strategy period and the ones before it, newest first."""
+def targets_for(indicator: Indicator, strategy: Strategy, strategy_period: str,
+                council: params.Council | None = None) -> list[tuple[Target, str]]:
+    """The indicator's targets from the chosen strategy period and the ones before it, newest first:
+    the council's own (none for a municipality whose council's targets these are not)."""
     order = list(strategy.strategy_periods)
     upto = order[: order.index(strategy_period) + 1]
-    chosen = [t for t in indicator.targets if t.strategy in upto]
+    listed = council.targets_of(indicator) if council is not None else indicator.targets
+    chosen = [t for t in listed if t.strategy in upto]
     chosen.sort(key=lambda t: order.index(t.strategy), reverse=True)
     return [(t, strategy.strategy_periods[t.strategy].name) for t in chosen]
 
@@ -189,7 +203,7 @@ def select(scope: Scope, indicator: Indicator) -> Figures:
         group = indicators.usable(wide.reindex(columns=members), stock, scope.period).reindex(series.index)
     figures = Figures(
         indicator=indicator,
-        targets=targets_for(indicator, scope.strategy, scope.strategy_period),
+        targets=targets_for(indicator, scope.strategy, scope.strategy_period, scope.council),
         stock=stock, series=series, group=group, members=members, compared_with=compared_with,
         comparison_measure=comparison_measure,
         tables=[] if illustrative else [*tables, *(measures.MANUAL_PREFIX + k for k in indicator.manual_kinds)],
@@ -223,6 +237,13 @@ def _statuses(figures: Figures, scope: Scope) -> list[targets.Status]:
         sizes = sizes.set_axis(values.index) if sizes is not None else None
         if group is not None:
             group = group.set_axis(timeline(figures, group.index))
+    if scope.council is not None and not scope.council.own:
+        # Another council's targets are not this municipality's: judge the direction only.
+        if indicator.polarity == "none" or not figures.has_data:
+            return []
+        direction = Target(strategy=scope.strategy_period, kind="direction", label="", quote="", seed="",
+                           direction="flere" if indicator.polarity == "higher" else "færre")
+        return [targets.assess(direction, values, indicator.polarity, indicator.unit, sample_sizes=sizes)]
     return [targets.assess(target, values, indicator.polarity, indicator.unit, group=group, kommune=scope.kommune,
                            sample_sizes=sizes)
             for target, _name in figures.targets]

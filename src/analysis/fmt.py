@@ -66,18 +66,29 @@ def points(value: float, digits: int = 1, short: bool = False) -> str:
     return f"{signed(value, digits)}{NBSP}{'pct.-point' if short else 'procentpoint'}"
 
 
-def with_unit(value: float, unit: str) -> str:
-    """Format a value by the indicator's unit, as the brief's table shows it."""
+def with_unit(value: float, unit: str, extra: int = 0) -> str:
+    """Format a value by the indicator's unit, as the brief's table shows it; `extra` digits more."""
     if unit == "pct":
-        return percent(value)
+        return percent(value, 1 + extra)
     if unit == "forhold":
-        return decimal(value, 2)
+        return decimal(value, 2 + extra)
     if unit == "placering":
         return f"nr.{NBSP}{number(value)}"
     if unit in ("personer", ""):
-        return number(value)
-    digits = 0 if abs(value) >= 100 or float(value).is_integer() else 1
+        return number(value, extra)
+    digits = (0 if abs(value) >= 100 or float(value).is_integer() else 1) + extra
     return f"{number(value, digits)}{NBSP}{unit}"
+
+
+def pair(first: float, second: float, unit: str, render=None) -> tuple[str, str]:
+    """Two numbers that are shown side by side, with one or two more decimals when they would
+    otherwise read the same ('0,54 % mod 0,46 %' rather than '0,5 % mod 0,5 %')."""
+    render = render or (lambda value, extra: with_unit(value, unit, extra))
+    for extra in range(3):
+        a, b = render(first, extra), render(second, extra)
+        if a != b or first == second:
+            return a, b
+    return a, b
 
 
 def change_with_unit(value: float, unit: str) -> str:

@@ -25,7 +25,7 @@ from analysis import __version__, faults
 from analysis.errors import WorkbookError
 from analysis.params import TableSpec, load_indicators, load_sources, load_strategy
 from analysis.paths import PARAMS_DIR, PROCESSED_DIR, RAW_DIR, SNAPSHOT_DIR, relative
-from analysis.sources.manual import KINDS
+from analysis.sources.manual import KINDS, manual_file
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -134,8 +134,8 @@ def resolve_inputs(location: DataLocation) -> list[RawInput]:
     folder = manual_folder(location)
     if folder is not None:
         for kind in (*KINDS, "kvalitativ"):
-            path = folder / f"{kind}.csv"
-            if path.is_file():
+            path = manual_file(folder, kind)
+            if path is not None:
                 inputs.append(RawInput(MANUAL_PREFIX + kind, path, sha256_of(path)))
     return inputs
 
@@ -157,7 +157,7 @@ def read_all(inputs: list[RawInput]) -> tuple[pd.DataFrame, Areas, pd.DataFrame]
     import pandas as pd
 
     from analysis.sources.classification import read_komgrp
-    from analysis.sources.manual import QUALITATIVE_COLUMNS, read_manual_csv, read_qualitative_csv
+    from analysis.sources.manual import QUALITATIVE_COLUMNS, read_manual, read_qualitative_csv
     from analysis.sources.noegletal import read_noegletal_csv
     from analysis.sources.statbank import read_statbank_csv
 
@@ -173,7 +173,7 @@ def read_all(inputs: list[RawInput]) -> tuple[pd.DataFrame, Areas, pd.DataFrame]
             qualitative = read_qualitative_csv(raw.path, load_strategy())
             continue
         if raw.table.startswith(MANUAL_PREFIX):
-            frame = read_manual_csv(raw.path, raw.table.removeprefix(MANUAL_PREFIX), registry, areas)
+            frame = read_manual(raw.path, raw.table.removeprefix(MANUAL_PREFIX), registry, areas)
             units = {i.id: i.unit for i in registry.indicators}
             frames.append(frame.drop(columns=["of", "note"]).rename(columns={"indicator": "measure"}).assign(
                 unit=frame["indicator"].map(units), n=frame["n"].fillna(frame["of"]), **provenance))

@@ -74,8 +74,10 @@ ADDRESS = re.compile(r"^[^@\s<>,;:\"()\[\]\\]+@[^@\s<>,;:\"()\[\]\\]+\.[A-Za-z0-
 
 
 class RecipientFile(Strict):
-    """params/recipients.yml: the sender and the addresses of each group."""
+    """params/recipients.yml: the municipality whose committees these are, the sender, and the
+    addresses of each group."""
 
+    kommune: int | None = None  # default: the municipality of params/strategy.yml
     sender: str
     recipients: dict[str, list[str]]
 
@@ -112,6 +114,12 @@ def _address(value: str) -> str:
         shown = str(value)[:60].encode("unicode_escape").decode("ascii")  # a line break shown as \r\n, on one line
         raise ValueError(f"'{shown}' is not a mail address like navn@kommune.dk")
     return value
+
+
+def recipients_kommune(params_dir: Path = PARAMS_DIR) -> str:
+    """The municipality whose groups params/recipients.yml names."""
+    data = load_model(params_dir / "recipients.yml", RecipientFile)
+    return f"{data.kommune or load_strategy(params_dir).kommune:03d}"
 
 
 def recipients(params_dir: Path = PARAMS_DIR) -> tuple[str, dict[str, list[str]]]:
@@ -252,6 +260,10 @@ def mail_run(run: Path, send: bool = False, resend: bool = False, allow_failed: 
         cadence, period = manifest["cadence"], manifest["period"]
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
         raise WorkbookError(f"--run {run}: manifest.json is not readable ({type(err).__name__}); run the period again") from None
+    ours = recipients_kommune()
+    if str(manifest.get("kommune", ours)) != ours:
+        raise WorkbookError(f"--run {relative(link.parent)}/{link.name}: the briefs are for kommune {manifest.get('kommune')}; "
+                            f"the groups of params/recipients.yml are kommune {ours}'s, so nothing is mailed")
     failed = [job["name"] for job in jobs if job["status"] == "failed"]
     if failed and not allow_failed:
         raise WorkbookError(f"--run {relative(link)}: job(s) {', '.join(failed)} failed; mail it anyway with --allow-failed")
@@ -272,12 +284,13 @@ def mail_run(run: Path, send: bool = False, resend: bool = False, allow_failed: 
     chosen = [(g, a) for g, a in groups.items() if not only or g in only]
     if not send:
         return [_write_eml(link, group, names, addresses, sender, briefs, period_label, log) for group, addresses in chosen]
-    ledger_path = link.parent.parent / LEDGER
+    root = link.parents[2]  # outputs/, above <kommunekode>/<period>/<cadence>
+    ledger_path = root / LEDGER
     try:
-        lock = FileLock(str(link.parent.parent / ".mail.lock"), timeout=0)
+        lock = FileLock(str(root / ".mail.lock"), timeout=0)
         lock.acquire()
     except Timeout:
-        raise WorkbookError(f"{relative(link.parent.parent)}: another `mail --send` is sending; try again when it is done") from None
+        raise WorkbookError(f"{relative(root)}: another `mail --send` is sending; try again when it is done") from None
     outcomes: list[MailOutcome] = []
     connection = None
     try:
@@ -302,7 +315,8 @@ def mail_run(run: Path, send: bool = False, resend: bool = False, allow_failed: 
                 break
             faults.point("mail-sent")
             _append(ledger_path, [{"content": content, "group": group, "recipient": address,
-                                   "message_id": message["Message-ID"], "run": f"{period}/{cadence}",
+                                   "message_id": message["Message-ID"],
+                                   "run": f"{manifest.get('kommune', ours)}/{period}/{cadence}",
                                    "run_id": manifest.get("run_id", ""),
                                    "sent_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
                                   for address in todo])

@@ -96,10 +96,14 @@ def change(now: float, before: float, figures: Figures, relative: bool = True) -
     return fmt.change_with_unit(now - before, unit)
 
 
-def _group_value(value: float, figures: Figures) -> str:
+def _group_value(value: float, figures: Figures, extra: int = 0) -> str:
     if figures.comparison_measure == "per_1000":
-        return fmt.number(value, 1 if abs(value) < 100 else 0)
-    return fmt.with_unit(value, figures.indicator.unit)
+        return fmt.number(value, (1 if abs(value) < 100 else 0) + extra)
+    return fmt.with_unit(value, figures.indicator.unit, extra)
+
+
+def _group_pair(first: float, second: float, figures: Figures) -> tuple[str, str]:
+    return fmt.pair(first, second, "", lambda value, extra: _group_value(value, figures, extra))
 
 
 def comparison_cell(figures: Figures, comparison: dict, scope: Scope) -> str:
@@ -125,8 +129,8 @@ def comparison_sentence(figures: Figures, comparison: dict, scope: Scope) -> str
     rank = f"nr. {comparison['rank']} af {comparison['n']}"
     if by_size(figures):
         rank += " efter størrelse"
-    return (f"{subject} {side} gennemsnittet for {others} ({_group_value(value, figures)} mod "
-            f"{_group_value(mean, figures)}) og er {rank}.")
+    shown, shown_mean = _group_pair(value, mean, figures)
+    return f"{subject} {side} gennemsnittet for {others} ({shown} mod {shown_mean}) og er {rank}."
 
 
 def by_size(figures: Figures) -> bool:
@@ -247,8 +251,8 @@ def group_alt(figures: Figures, scope: Scope, rows: pd.DataFrame, others: str) -
     return (f"Linjediagram: {name}{per} i {scope.kommune_name} og gennemsnittet for {others} fra "
             f"{when_label(figures, rows.index[0], figures.series.loc[rows.index[0], 'period'])} til "
             f"{when_label(figures, rows.index[-1], figures.series.loc[rows.index[-1], 'period'])}. "
-            f"Senest {_group_value(last['value'], figures)} mod {_group_value(last['mean_others'], figures)} i gennemsnit "
-            f"(først {_group_value(first['value'], figures)} mod {_group_value(first['mean_others'], figures)}); "
+            f"Senest {' mod '.join(_group_pair(last['value'], last['mean_others'], figures))} i gennemsnit "
+            f"(først {' mod '.join(_group_pair(first['value'], first['mean_others'], figures))}); "
             f"{short_name(scope)} var over gennemsnittet {above} af {len(rows)} gange.")
 
 

@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -181,11 +182,21 @@ class FokuslisteItem(Strict):
 
 class StrategyPeriod(Strict):
     name: str
-    years: str
+    years: str = Field(pattern=r"^\d{4}-\d{4}$")
     seeds: list[str]
     sigtepunkter: list[Sigtepunkt] = Field(min_length=1)
     committees: list[Committee] = []
+    # A period whose committees carry on from an earlier one, until the council names new ones.
+    committees_from: str | None = None
     fokusliste: list[FokuslisteItem] = []
+
+    @property
+    def first_year(self) -> int:
+        return int(self.years[:4])
+
+    @property
+    def last_year(self) -> int:
+        return int(self.years[5:])
 
     @model_validator(mode="after")
     def _known_committees(self) -> StrategyPeriod:
@@ -218,7 +229,30 @@ class Strategy(Strict):
     def _default_exists(self) -> Strategy:
         if self.default_strategy_period not in self.strategy_periods:
             raise ValueError(f"default_strategy_period '{self.default_strategy_period}' is not a strategy period")
+        for key, period in self.strategy_periods.items():
+            if period.committees_from and period.committees_from not in self.strategy_periods:
+                raise ValueError(f"strategy_periods.{key}.committees_from: '{period.committees_from}' is not a strategy period")
         return self
+
+    def period_for(self, year: int) -> str:
+        """The strategy period whose years hold `year` (the later one where two meet), else the default."""
+        holding = [k for k, p in self.strategy_periods.items() if p.first_year <= year <= p.last_year]
+        return max(holding, key=lambda k: self.strategy_periods[k].first_year) if holding else self.default_strategy_period
+
+    def committees_of(self, key: str) -> list[Committee]:
+        """A period's committees: its own, or those it carries on from (committees_from)."""
+        period = self.strategy_periods[key]
+        if not period.committees and period.committees_from:
+            return self.committees_of(period.committees_from)
+        return period.committees
+
+    def committee(self, key: str, committee_id: str) -> Committee:
+        committees = self.committees_of(key)
+        for committee in committees:
+            if committee.id == committee_id:
+                return committee
+        known = ", ".join(c.id for c in committees) or "(none in this strategy period)"
+        raise WorkbookError(f"unknown committee '{committee_id}'; expected one of {known}")
 
     @property
     def committee_ids(self) -> set[str]:
@@ -398,7 +432,9 @@ class Job(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     notebook: str
     theme: Literal["growth", "community", "cooperation", "overview", "committee"]
-    committee: str = ""  # for theme committee: a committee id of the default strategy period
+    # For theme committee: a committee id, or empty for one brief per committee of the run's
+    # strategy period (named <name>-<committee id>).
+    committee: str = ""
 
 
 class Runs(Strict):
@@ -632,12 +668,77 @@ def load_runs(params_dir: Path = PARAMS_DIR) -> Runs:
         for job in jobs:
             if names.count(job.name) > 1:
                 raise WorkbookError(f"{relative(params_dir / 'runs.yml')}: cadences.{cadence}: duplicate job name '{job.name}'")
-            if (job.theme == "committee") != bool(job.committee):
+            if job.committee and job.theme != "committee":
                 raise WorkbookError(f"{relative(params_dir / 'runs.yml')}: cadences.{cadence}: job {job.name}: "
-                                    "a committee job needs `committee`, and only a committee job has one")
+                                    "only a committee job has `committee`")
             if job.committee:
                 try:
-                    period.committee(job.committee)
+                    strategy.committee(strategy.default_strategy_period, job.committee)
                 except WorkbookError as err:
                     raise WorkbookError(f"{relative(params_dir / 'runs.yml')}: cadences.{cadence}: job {job.name}: {err}") from None
     return runs
+
+
+# --- a municipality's own strategy: params/kommuner/<kommunekode>/ --------------------------
+
+
+class Targets(Strict):
+    """params/kommuner/<kommunekode>/targets.yml: a municipality's own targets, by indicator id."""
+
+    targets: dict[str, list[Target]]
+
+
+@dataclass(frozen=True)
+class Council:
+    """Whose strategy a brief follows: the municipality's own (params/strategy.yml for the workbook's
+    municipality, params/kommuner/<kommunekode>/ for another), or none (`own` is False): then the
+    targets are another council's and are not shown."""
+
+    kommune: str
+    strategy: Strategy
+    own: bool
+    targets: dict[str, list[Target]]
+
+    def targets_of(self, indicator: Indicator) -> list[Target]:
+        if not self.own:
+            return []
+        return self.targets.get(indicator.id, [])
+
+
+@lru_cache(maxsize=128)
+def load_council(kommune: str, params_dir: Path = PARAMS_DIR) -> Council:
+    """The strategy and targets that apply to a municipality's briefs."""
+    main = load_strategy(params_dir)
+    registry = load_indicators(params_dir)
+    if int(kommune) == main.kommune:
+        return Council(kommune, main, True, {i.id: list(i.targets) for i in registry.indicators})
+    folder = params_dir / "kommuner" / kommune
+    if not (folder / "strategy.yml").is_file():
+        return Council(kommune, main, False, {})
+    strategy = load_model(folder / "strategy.yml", Strategy)
+    name = relative(folder / "strategy.yml")
+    if strategy.kommune != int(kommune):
+        raise WorkbookError(f"{name}: kommune {strategy.kommune}; the folder is for {kommune}")
+    targets = load_model(folder / "targets.yml", Targets).targets if (folder / "targets.yml").is_file() else {}
+    known = {i.id for i in registry.indicators}
+    for indicator_id, listed in targets.items():
+        if indicator_id not in known:
+            raise WorkbookError(f"{relative(folder / 'targets.yml')}: targets.{indicator_id}: unknown indicator")
+        for target in listed:
+            if target.strategy not in strategy.strategy_periods:
+                raise WorkbookError(f"{relative(folder / 'targets.yml')}: targets.{indicator_id}: unknown strategy "
+                                    f"period '{target.strategy}'; expected one of {', '.join(strategy.strategy_periods)}")
+    return Council(kommune, strategy, True, targets)
+
+
+def expand_jobs(jobs: list[Job], strategy: Strategy, strategy_key: str) -> list[Job]:
+    """The run plan's jobs for a strategy period: a committee job without a committee becomes one
+    job per committee of the period (udvalg-oekonomiudvalget, udvalg-vtf, ...)."""
+    expanded = []
+    for job in jobs:
+        if job.theme == "committee" and not job.committee:
+            expanded += [job.model_copy(update={"name": f"{job.name}-{c.id}", "committee": c.id})
+                         for c in strategy.committees_of(strategy_key)]
+        else:
+            expanded.append(job)
+    return expanded

@@ -26,9 +26,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from contextlib import ExitStack, contextmanager, nullcontext
+from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 from pathlib import Path
 
@@ -69,6 +69,7 @@ class RunOutcome:
     run_id: str
     jobs: list[JobOutcome] = field(default_factory=list)
     failed_folder: Path | None = None  # where a build with a failed job is kept; nothing was published
+    failures: list = field(default_factory=list)  # the units (municipalities) not published
 
     @property
     def failed(self) -> list[str]:
@@ -237,14 +238,16 @@ def run(
     kommuner: list[int] | None = None,
     only: list[str] | None = None,
     comparison_group: str = "kommunegruppe",
+    strategy_period: str | None = None,
     executor: str = "local",
     scheduler: str | None = None,
 ) -> RunOutcome:
     """Make every brief of a cadence for a period; raises WorkbookError on bad input.
 
-    `kommuner` runs the jobs for other municipalities too (their briefs are named
-    `<job>-<kommunekode>.html`); `only` keeps the named jobs of the run plan. `executor="dask"`
-    runs the jobs on the Dask cluster whose scheduler is at `scheduler` instead of the local pool.
+    Each municipality's briefs are published on their own, in outputs/<kommunekode>/<period>/<cadence>/,
+    when every job of it succeeded. `kommuner` runs the jobs for other municipalities too; `only`
+    keeps the named jobs of the run plan. `executor="dask"` runs the jobs on the Dask cluster whose
+    scheduler is at `scheduler` instead of the local pool.
     """
     if cadence not in CADENCES:
         raise WorkbookError(f"--cadence {cadence}: unknown cadence; expected one of {', '.join(CADENCES)}")
@@ -257,19 +260,17 @@ def run(
                             else f"--scheduler {scheduler}: only used with --executor dask")
     requested = None if period_text == "latest" else check_period_text(period_text, cadence)
     strategy = params.load_strategy()
+    if strategy_period is not None and strategy_period not in strategy.strategy_periods:
+        raise WorkbookError(f"--strategy-period {strategy_period}: unknown; expected one of "
+                            f"{', '.join(strategy.strategy_periods)}")
     params.load_indicators()
-    jobs = params.load_runs().cadences.get(cadence, [])
-    if only:
-        unknown = [name for name in only if name not in {job.name for job in jobs}]
-        if unknown:
-            raise WorkbookError(f"--only {unknown[0]}: no such job for cadence {cadence}; jobs: {', '.join(j.name for j in jobs)}")
-        jobs = [job for job in jobs if job.name in only]
-    if not jobs:
+    plan = params.load_runs().cadences.get(cadence, [])
+    if not plan:
         raise WorkbookError(f"params/runs.yml: no jobs for cadence {cadence}")
-    for job in jobs:
+    for job in plan:
         if not (PROJECT_ROOT / job.notebook).is_file():
             raise WorkbookError(f"params/runs.yml: job {job.name}: notebook {job.notebook} not found")
-        check_notebook_parameters(PROJECT_ROOT / job.notebook, committee=bool(job.committee))
+        check_notebook_parameters(PROJECT_ROOT / job.notebook, committee=job.theme == "committee")
 
     location = data_location(data)
     result = ingest(location, processed_dir)
@@ -283,89 +284,158 @@ def run(
 
     commit = git_commit()
     inputs = {table: entry["sha256"] for table, entry in sorted(processed["inputs"].items())}
-    params_hashes = {relative(p): file_digest(p) for p in sorted(PARAMS_DIR.glob("*.yml"))}
-    code_hashes = params_hashes | {job.notebook: file_digest(PROJECT_ROOT / job.notebook) for job in jobs}
+    params_hashes = {relative(p): file_digest(p) for p in sorted(PARAMS_DIR.rglob("*.yml"))
+                     if p.name != "recipients.local.yml"}
+    code_hashes = params_hashes | {job.notebook: file_digest(PROJECT_ROOT / job.notebook) for job in plan}
     package_code = code_digest()
     parameters = {
         "cadence": cadence,
         "period": period_code,
-        "kommune": strategy.kommune,
         "comparison_group": comparison_group,
-        "strategy_period": strategy.default_strategy_period,
+        "strategy_period": strategy_period or strategy.period_for(int(period_code[:4])),
         "data": str(data or ""),
         "example_data": example_data,
     }
     codes = kommuner or [strategy.kommune]
-    run_key = json.dumps({"parameters": parameters, "kommuner": codes, "inputs": inputs, "code": code_hashes, "package": package_code,
-                          "version": __version__, "commit": commit}, sort_keys=True)
-    run_id = hashlib.sha256(run_key.encode()).hexdigest()[:12]
-
-    target = outputs_dir / period_code / cadence
-    runs = target.parent / RUNS
-    with run_lock(target.parent, cadence):
-        _recover(target, runs, log)
+    known = set(processed["municipalities"])
+    jobs_of, keys = {}, {}
+    for kommune in codes:
+        if f"{kommune:03d}" not in known:
+            raise WorkbookError(f"--kommune {kommune}: not a kommunekode")
+        check_population(processed_dir, f"{kommune:03d}", period_code, cadence)
+        jobs_of[kommune], keys[kommune] = _jobs_for(plan, f"{kommune:03d}", strategy_period, period_code, log)
+    if only:
+        names = {job.name for jobs in jobs_of.values() for job in jobs} | {job.name for job in plan}
+        unknown = [name for name in only if name not in names]
+        if unknown:
+            raise WorkbookError(f"--only {unknown[0]}: no such job for cadence {cadence}; jobs: {', '.join(sorted(names))}")
+        jobs_of = {k: [j for j in jobs if j.name in only or j.name.split("-")[0] in only and j.theme == "committee"]
+                   for k, jobs in jobs_of.items()}
+    versions = {name: version(name) for name in PACKAGES}
+    engine = Dask(scheduler, data_fingerprint) if executor == "dask" else Local(workers)
+    outcome = RunOutcome(outputs_dir / f"{codes[0]:03d}" / period_code / cadence, period_code, cadence, "")
+    with ExitStack() as stack:
+        units = []
+        for kommune in codes:
+            unit_parameters = parameters | {"kommune": kommune, "strategy_period": keys[kommune]}
+            run_key = json.dumps({"parameters": unit_parameters, "inputs": inputs, "code": code_hashes,
+                                  "package": package_code, "version": __version__, "commit": commit}, sort_keys=True)
+            unit = Unit(kommune, outputs_dir / f"{kommune:03d}" / period_code / cadence,
+                        hashlib.sha256(run_key.encode()).hexdigest()[:12])
+            stack.enter_context(run_lock(unit.target.parent, cadence))
+            _recover(unit.target, unit.runs, log)
+            unit.reusable = _previous_jobs(unit.target) if not force else {}
+            unit.runs.mkdir(parents=True, exist_ok=True)
+            unit.build = Path(tempfile.mkdtemp(prefix=f"{cadence}-{unit.run_id}-", dir=unit.runs))
+            stack.callback(_remove_unpublished, unit)
+            unit.build.chmod(0o755)
+            (unit.build / "executed").mkdir()
+            (unit.build / "briefs").mkdir()
+            previous = previous_manifest(outputs_dir / f"{kommune:03d}", cadence, period_code, log)
+            for job in jobs_of[kommune]:
+                job_parameters = unit_parameters | {"git_commit": commit,
+                                                    "previous_run": os.path.relpath(previous, PROJECT_ROOT) if previous else ""}
+                if job.committee:
+                    job_parameters["committee"] = job.committee
+                key = job_key(PROJECT_ROOT / job.notebook, job_parameters, data_fingerprint, package_code,
+                              params_hashes, versions)
+                job_parameters["run_id"] = key[:12]  # the brief's own identity, the same when it is reused
+                unit.planned.append((job, job_parameters, key))
+            units.append(unit)
         clean_temporary_files()
-        reusable = _previous_jobs(target) if not force else {}
-        runs.mkdir(exist_ok=True)
-        build = Path(tempfile.mkdtemp(prefix=f"{cadence}-{run_id}-", dir=runs))
-        build.chmod(0o755)
-        outcome = RunOutcome(target, period_code, cadence, run_id)
-        published = False
-        try:
-            (build / "executed").mkdir()
-            (build / "briefs").mkdir()
-            planned = []
-            previous = previous_manifest(outputs_dir, cadence, period_code, log)
-            known = set(processed["municipalities"])
-            versions = {name: version(name) for name in PACKAGES}
-            for kommune in codes:
-                if f"{kommune:03d}" not in known:
-                    raise WorkbookError(f"--kommune {kommune}: not a kommunekode")
-                check_population(processed_dir, f"{kommune:03d}", period_code, cadence)
-                for job in jobs:
-                    job_parameters = parameters | {"git_commit": commit, "kommune": kommune,
-                                                   "previous_run": os.path.relpath(previous, PROJECT_ROOT) if previous else ""}
-                    if job.committee:
-                        job_parameters["committee"] = job.committee
-                    if len(codes) > 1:
-                        job = job.model_copy(update={"name": f"{job.name}-{kommune:03d}"})
-                    key = job_key(PROJECT_ROOT / job.notebook, job_parameters, data_fingerprint, package_code,
-                                  params_hashes, versions)
-                    job_parameters["run_id"] = key[:12]  # the brief's own identity, the same when it is reused
-                    planned.append((job, job_parameters, key))
-            engine = Dask(scheduler, data_fingerprint) if executor == "dask" else Local(workers)
-            outcome.jobs = _execute_all(planned, reusable, target, build, log, timeout, engine)
+        outcome.run_id = units[0].run_id
+        export_key = hashlib.sha256(json.dumps([parameters, data_fingerprint, package_code, params_hashes, versions],
+                                               sort_keys=True).encode()).hexdigest()
+        with ThreadPoolExecutor(max_workers=1) as background:  # the numbers are written while the notebooks run
+            exported = {unit.kommune: background.submit(_export_numbers, unit, parameters, location, processed_dir,
+                                                        export_key) for unit in units}
+            _execute_all(units, log, timeout, engine)
+            exports = {kommune: future.result() for kommune, future in exported.items()}
+        for unit in units:
+            if not unit.planned:
+                raise WorkbookError(f"--only {','.join(only or [])}: no job of it for kommune {unit.kommune:03d}")
             manifest = {
-                "run_id": run_id,
+                "run_id": unit.run_id,
                 "cadence": cadence,
                 "period": period_code,
-                "parameters": parameters,
-                "kommuner": codes,
+                "kommune": f"{unit.kommune:03d}",
+                "parameters": parameters | {"kommune": unit.kommune},
                 "git_commit": commit,
                 "versions": versions,
                 "inputs": processed["inputs"],
                 "vintages": processed["vintages"],
                 "code": code_hashes,
                 "package_code": package_code,
-                "jobs": [job.__dict__ for job in outcome.jobs],
+                "jobs": [job.__dict__ for job in unit.jobs],
                 "executor": executor,
+                "exports": exports[unit.kommune],
             }
             # The figures the run was made from, for the next brief's "what changed" (see changes.py).
-            shutil.copyfile(current_dir(processed_dir) / "table_sums.parquet", build / "figures.parquet")
-            (build / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
-                                                 encoding="utf-8")
-            if outcome.failed:
-                outcome.failed_folder = _keep_failed(build, outputs_dir, period_code, cadence, run_id)
-                return outcome
+            shutil.copyfile(current_dir(processed_dir) / "table_sums.parquet", unit.build / "figures.parquet")
+            (unit.build / "manifest.json").write_text(
+                json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+            several = len(units) > 1
+            outcome.jobs += [replace(job, name=f"{job.name}-{unit.kommune:03d}") if several else job for job in unit.jobs]
+            if unit.failed:
+                unit.failed_folder = _keep_failed(unit.build, outputs_dir, f"{unit.kommune:03d}-{period_code}", cadence,
+                                                  unit.run_id)
+                outcome.failures.append(unit)
+                continue
             faults.point("publish-before-swap")
-            _publish(build, target)
-            published = True
-        finally:
-            if not published and build.exists():
-                shutil.rmtree(build)
-        _clean_runs(target, runs)
-    log(f"published {relative(target.parent)}/{target.name} (run {run_id})")
+            _publish(unit.build, unit.target)
+            unit.published = True
+            _clean_runs(unit.target, unit.runs)
+            log(f"published {relative(unit.target.parent)}/{unit.target.name} (run {unit.run_id})")
+    if outcome.failures:
+        first = outcome.failures[0]
+        outcome.folder, outcome.failed_folder = first.target, first.failed_folder
     return outcome
+
+
+@dataclass
+class Unit:
+    """What is published in one step: one municipality's briefs for a period and cadence."""
+
+    kommune: int
+    target: Path  # outputs/<kommunekode>/<period>/<cadence>, a link to the published run folder
+    run_id: str
+    build: Path = Path()
+    planned: list = field(default_factory=list)  # (job, parameters, key)
+    reusable: dict = field(default_factory=dict)
+    jobs: list[JobOutcome] = field(default_factory=list)
+    failed_folder: Path | None = None
+    published: bool = False
+
+    @property
+    def runs(self) -> Path:
+        return self.target.parent / RUNS
+
+    @property
+    def failed(self) -> list[str]:
+        return [job.name for job in self.jobs if job.status == "failed"]
+
+
+def _remove_unpublished(unit: Unit) -> None:
+    """A build that was neither published nor kept as failed (a run stopped by an error) goes."""
+    if not unit.published and unit.failed_folder is None and unit.build.exists():
+        shutil.rmtree(unit.build)
+
+
+def _jobs_for(plan: list, kommune: str, strategy_period: str | None, period_code: str, log) -> tuple[list, str]:
+    """The run plan for one municipality: committee jobs expanded to the committees of its
+    strategy period, and left out where the committees are another council's."""
+    council = params.load_council(kommune)
+    key = strategy_period if strategy_period in council.strategy.strategy_periods else \
+        council.strategy.period_for(int(period_code[:4]))
+    jobs = []
+    for job in params.expand_jobs(plan, council.strategy, key):
+        if job.theme == "committee" and not council.own:
+            log(f"{job.name} ({kommune}): left out; the committees are another council's")
+            continue
+        if job.theme == "committee":
+            council.strategy.committee(key, job.committee)  # an unknown one is one line, before anything runs
+        jobs.append(job)
+    return jobs, key
 
 
 def check_population(processed_dir: Path, kommune: str, period_code: str, cadence: str) -> None:
@@ -376,6 +446,92 @@ def check_population(processed_dir: Path, kommune: str, period_code: str, cadenc
         file = processed["inputs"].get("FOLK1AM", {}).get("file", "FOLK1AM")
         raise WorkbookError(f"{file}: no population for kommune {kommune} on the reference day of {period_code}; "
                             "is the file complete?")
+
+
+def make_brief(notebook: Path, values: dict[str, str], output: Path | None, timeout: int = JOB_TIMEOUT,
+               log: Callable[[str], None] = print) -> JobOutcome:
+    """One notebook's HTML brief with any parameters, made as a run makes it: the parameters are
+    checked against the notebook's own (papermill.inspect_notebook) and the brief's model, the
+    notebook runs on the same kernel and is exported with the same template. The executed notebook
+    is written beside the brief (<name>.ipynb). Nothing is published or reused."""
+    import papermill
+
+    from analysis.brief import BriefParameters
+    from analysis.ingest import data_location, ingest
+
+    path = notebook if notebook.is_absolute() else Path.cwd() / notebook
+    if not path.is_file():
+        raise WorkbookError(f"{notebook}: no such notebook")
+    check_notebook_parameters(path, committee="committee" in values)
+    known = set(papermill.inspect_notebook(str(path)))
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise WorkbookError(f"-p {unknown[0]}: {relative(path)} has no such parameter; it has {', '.join(sorted(known))}")
+    parameters = {name: _typed(value) for name, value in values.items()}
+    defaults = {name: _typed(str(p["default"]).strip("\"'")) for name, p in papermill.inspect_notebook(str(path)).items()}
+    merged = defaults | parameters
+    try:
+        BriefParameters(theme="committee" if "committee" in merged else "growth", **merged)
+    except ValueError as err:
+        raise WorkbookError(f"-p: {str(err).splitlines()[2].strip() if len(str(err).splitlines()) > 2 else err}") from None
+    result = ingest(data_location(merged.get("data") or None))
+    log(f"ingest: {'unchanged' if result.skipped else 'rebuilt'}, {result.rows:,} observations")
+    name = path.stem
+    output = output or OUTPUTS_DIR / "briefs" / f"{name}-{merged.get('period', 'latest')}.html"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="workbook-brief-") as folder:
+        (Path(folder) / "executed").mkdir()
+        (Path(folder) / "briefs").mkdir()
+        _import_execution_modules()
+        with kernels.KernelServer() if kernels.available() else nullcontext() as server:
+            job = {"name": name, "notebook": os.path.relpath(path, PROJECT_ROOT)}
+            done = _execute(job, parameters | {"git_commit": git_commit()}, folder, timeout,
+                            server.address if server else None)
+        executed = Path(folder) / "executed" / f"{name}.ipynb"
+        if executed.is_file():
+            shutil.copyfile(executed, output.with_suffix(".ipynb"))
+        if done.status == "ok":
+            shutil.copyfile(Path(folder) / done.brief, output)
+            log(f"{name}: brief made in {done.seconds:.1f} s: {relative(output)} (executed notebook beside it)")
+        done.brief = relative(output.with_suffix(".ipynb"))
+    return done
+
+
+def _typed(text: str):
+    """A -p value as papermill's command line reads it: a whole number, true/false, or text."""
+    if text.lstrip("-").isdigit():
+        return int(text)
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return text
+
+
+def _export_numbers(unit: Unit, parameters: dict, location, processed_dir: Path, key: str) -> dict[str, str]:
+    """Every number of the municipality's briefs, for its comparison group, as Excel and CSV beside the
+    briefs (tal-<kommunekode>.xlsx/.csv); copied from the published run when nothing they depend on changed."""
+    names = [f"tal-{unit.kommune:03d}.{suffix}" for suffix in ("xlsx", "csv")]
+    target, build = unit.target, unit.build
+    try:
+        previous = json.loads((target / "manifest.json").read_text(encoding="utf-8")).get("exports", {})
+    except (OSError, json.JSONDecodeError, AttributeError):
+        previous = {}
+    if all(previous.get(name) == key and (target / name).is_file() for name in names):
+        for name in names:
+            shutil.copy2(target / name, build / name)
+        return {name: key for name in names}
+    from analysis import tables
+    from analysis.figures import Scope
+    from analysis.ingest import load_processed
+    from analysis.periods import parse_period
+
+    processed = load_processed(location, processed_dir)
+    council = params.load_council(f"{unit.kommune:03d}")
+    scope = Scope.build(processed, parse_period(parameters["period"]), f"{unit.kommune:03d}",
+                        parameters["comparison_group"], council.strategy,
+                        parameters["strategy_period"] if parameters["strategy_period"] in council.strategy.strategy_periods
+                        else council.strategy.period_for(int(parameters["period"][:4])), parameters["example_data"])
+    tables.export(scope, build / names[0], build / names[1])
+    return {name: key for name in names}
 
 
 def _previous_jobs(target: Path) -> dict[str, dict]:
@@ -391,30 +547,36 @@ def _previous_jobs(target: Path) -> dict[str, dict]:
             if job.get("status") in ("ok", "reused") and job.get("key") and (target / job.get("brief", "-")).is_file()}
 
 
-def _execute_all(planned, previous, target, build, log, timeout, engine) -> list[JobOutcome]:
-    """Reuse what is unchanged, run the rest on the engine, and report as jobs finish."""
-    outcomes: dict[str, JobOutcome] = {}
+def _execute_all(units: list[Unit], log, timeout, engine) -> None:
+    """Reuse what is unchanged, run the rest of every unit's jobs together on the engine, and
+    report as jobs finish."""
     to_run = []
-    for job, job_parameters, key in planned:
-        old = previous.get(key)
-        if old and old["name"] == job.name:
-            shutil.copy2(target / old["brief"], build / old["brief"])
-            if (target / "executed" / f"{job.name}.ipynb").is_file():
-                shutil.copy2(target / "executed" / f"{job.name}.ipynb", build / "executed" / f"{job.name}.ipynb")
-            outcomes[job.name] = JobOutcome(job.name, job.notebook, "reused", 0.0, old["brief"], "", key)
-            log(f"{job.name}: unchanged, brief reused")
-        else:
-            to_run.append((job, job_parameters, key))
+    several = len(units) > 1
+    for unit in units:
+        outcomes: dict[str, JobOutcome] = {}
+        for job, job_parameters, key in unit.planned:
+            old = unit.reusable.get(key)
+            name = f"{job.name} ({unit.kommune:03d})" if several else job.name
+            if old and old["name"] == job.name:
+                shutil.copy2(unit.target / old["brief"], unit.build / old["brief"])
+                if (unit.target / "executed" / f"{job.name}.ipynb").is_file():
+                    shutil.copy2(unit.target / "executed" / f"{job.name}.ipynb", unit.build / "executed" / f"{job.name}.ipynb")
+                outcomes[job.name] = JobOutcome(job.name, job.notebook, "reused", 0.0, old["brief"], "", key)
+                log(f"{name}: unchanged, brief reused")
+            else:
+                to_run.append((job, job_parameters, key, unit))
+        unit.jobs = [outcomes.get(job.name) for job, _p, _k in unit.planned]
     if to_run:
         progress = _progress(len(to_run))
-        for (job, _parameters, key), done in engine.execute(to_run, build, timeout):
+        for (job, _parameters, key, unit), done in engine.execute(to_run, timeout):
             done.key = key
-            outcomes[job.name] = done
+            index = next(i for i, (planned, _p, _k) in enumerate(unit.planned) if planned.name == job.name)
+            unit.jobs[index] = done
+            name = f"{job.name} ({unit.kommune:03d})" if several else job.name
             if done.status == "ok":
-                progress(f"{job.name}: brief made in {done.seconds:.1f} s")
+                progress(f"{name}: brief made in {done.seconds:.1f} s")
             else:
-                progress(f"{job.name}: FAILED ({done.error}); executed notebook kept in executed/{job.name}.ipynb")
-    return [outcomes[job.name] for job, _parameters, _key in planned]
+                progress(f"{name}: FAILED ({done.error}); executed notebook kept in executed/{job.name}.ipynb")
 
 
 class Local:
@@ -423,16 +585,16 @@ class Local:
     def __init__(self, workers: int | None) -> None:
         self.workers = workers
 
-    def execute(self, to_run, build: Path, timeout: int):
-        """Yields ((job, parameters, key), JobOutcome) as the jobs finish."""
+    def execute(self, to_run, timeout: int):
+        """Yields ((job, parameters, key, unit), JobOutcome) as the jobs finish."""
         # The kernel server starts first, so its imports overlap ours and the pool's start.
         with kernels.KernelServer() if kernels.available() else nullcontext() as server:
             _import_execution_modules()
             with ProcessPoolExecutor(max_workers=self.workers or workers_for(len(to_run)),
                                      initializer=_worker_start) as pool:
-                futures = {pool.submit(_execute, job.model_dump(), job_parameters, str(build), timeout,
-                                       server.address if server else None): (job, job_parameters, key)
-                           for job, job_parameters, key in to_run}
+                futures = {pool.submit(_execute, job.model_dump(), job_parameters, str(unit.build), timeout,
+                                       server.address if server else None): (job, job_parameters, key, unit)
+                           for job, job_parameters, key, unit in to_run}
                 for future in as_completed(futures):
                     yield futures[future], future.result()
 
@@ -446,7 +608,7 @@ class Dask:
         self.scheduler = scheduler
         self.expected = {"root": str(PROJECT_ROOT), "data": data_fingerprint}
 
-    def execute(self, to_run, build: Path, timeout: int):
+    def execute(self, to_run, timeout: int):
         try:
             from distributed import Client, as_completed as dask_completed
         except ImportError:
@@ -458,17 +620,17 @@ class Dask:
                                 f"({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
         with client:
             futures = {client.submit(_execute_elsewhere, job.model_dump(), job_parameters, timeout, self.expected,
-                                     key=f"workbook-{job.name}-{key[:16]}", pure=False): (job, job_parameters, key)
-                       for job, job_parameters, key in to_run}
+                                     key=f"workbook-{job.name}-{key[:16]}", pure=False): (job, job_parameters, key, unit)
+                       for job, job_parameters, key, unit in to_run}
             for future in dask_completed(futures, loop=client.loop):
-                job, job_parameters, key = futures[future]
+                job, job_parameters, key, unit = futures[future]
                 try:
                     done, files = future.result()
                 except Exception as err:  # a worker that died or a task the cluster gave up on
                     done, files = JobOutcome(job.name, job.notebook, "failed", error=_first_line(err)), {}
                 for name, content in files.items():
-                    (build / name).write_bytes(content)
-                yield (job, job_parameters, key), done
+                    (unit.build / name).write_bytes(content)
+                yield (job, job_parameters, key, unit), done
 
 
 def _execute_elsewhere(job: dict, parameters: dict, timeout: int, expected: dict) -> tuple[JobOutcome, dict[str, bytes]]:

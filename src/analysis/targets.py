@@ -245,7 +245,8 @@ def _better_than_group(group: pd.DataFrame | None, kommune: str | None, higher: 
     method = (f"seneste {fmt.significant(value)} mod de øvriges gennemsnit {fmt.significant(mean)}, kvartiler "
               f"{fmt.significant(q25)} til {fmt.significant(q75)}; forspring de seneste {len(leads)} gange: "
               f"{', '.join(fmt.significant(float(x)) for x in leads)}")
-    text = f"{_text(value, unit)} mod {_text(mean, unit)} i gennemsnit"
+    shown, shown_mean = fmt.pair(value, mean, unit)
+    text = f"{shown} mod {shown_mean} i gennemsnit"
     if lead(latest) > 0 and (outside_good or held):
         why = "og er blandt den bedste fjerdedel" if outside_good else "og har været det de seneste tre gange"
         return Status(ON_TRACK, f"Kommunen ligger over gennemsnittet ({text}) {why}.", method)

@@ -15,7 +15,7 @@ from analysis.errors import WorkbookError
 from analysis.ingest import DataLocation, find_table, manual_folder
 from analysis.paths import PARAMS_DIR, PROJECT_ROOT
 from analysis.sources.classification import read_komgrp
-from analysis.sources.manual import KINDS, read_manual_csv, read_qualitative_csv
+from analysis.sources.manual import KINDS, manual_file, read_manual, read_qualitative_csv
 from analysis.sources.noegletal import read_noegletal_csv
 from analysis.sources.statbank import read_statbank_csv
 
@@ -44,7 +44,7 @@ def problems(location: DataLocation) -> list[str]:
     if runs is not None:
         for jobs in runs.cadences.values():
             for job in jobs:
-                attempt(lambda job=job: check_notebook_parameters(PROJECT_ROOT / job.notebook, bool(job.committee)))
+                attempt(lambda job=job: check_notebook_parameters(PROJECT_ROOT / job.notebook, job.theme == "committee"))
     if sources is None:
         return found
     areas = None
@@ -66,8 +66,10 @@ def problems(location: DataLocation) -> list[str]:
     folder = manual_folder(location)
     if folder is not None and areas is not None and registry is not None:
         for kind in KINDS:
-            if (folder / f"{kind}.csv").is_file():
-                attempt(lambda kind=kind: read_manual_csv(folder / f"{kind}.csv", kind, registry, areas))
-        if (folder / "kvalitativ.csv").is_file() and strategy is not None:
-            attempt(lambda: read_qualitative_csv(folder / "kvalitativ.csv", strategy))
+            path = attempt(lambda kind=kind: manual_file(folder, kind))
+            if path is not None:
+                attempt(lambda kind=kind, path=path: read_manual(path, kind, registry, areas))
+        qualitative = attempt(lambda: manual_file(folder, "kvalitativ"))
+        if qualitative is not None and strategy is not None:
+            attempt(lambda: read_qualitative_csv(qualitative, strategy))
     return found

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -69,14 +70,73 @@ AUTHORS = {"udvalg": "Udvalgets vurdering", "analytiker": "Analytikerens vurderi
 NUMBER = re.compile(r"^-?\d+([.,]\d+)?$")
 
 
-def _frame(path: Path) -> pd.DataFrame:
+def manual_file(folder: Path, kind: str) -> Path | None:
+    """The file of a kind in the manual folder: <kind>.csv or <kind>.xlsx (not both), or None."""
+    found = [folder / f"{kind}.{suffix}" for suffix in ("csv", "xlsx") if (folder / f"{kind}.{suffix}").is_file()]
+    if len(found) > 1:
+        raise WorkbookError(f"{relative(found[0])} and {found[1].name}: two files for {kind}; keep one")
+    return found[0] if found else None
+
+
+def _place(name: str, sheet: str | None, line: int) -> str:
+    """Where a row is: 'count.csv line 3', or 'count.xlsx sheet Ark1 row 3'."""
+    return f"{name} sheet {sheet} row {line}" if sheet else f"{name} line {line}"
+
+
+def _frame(path: Path) -> tuple[pd.DataFrame, str | None]:
+    """The file's rows as text, and the sheet they were read from (None for a CSV file)."""
+    if path.stat().st_size > MAX_BYTES:
+        raise WorkbookError(f"{relative(path)}: {path.stat().st_size // (1024 * 1024)} MB; a manual file may be at most "
+                            f"{MAX_BYTES // (1024 * 1024)} MB (see data/raw/manual/README.md)")
+    if path.suffix == ".xlsx":
+        return _sheet(path)
+    return _csv(path), None
+
+
+def _sheet(path: Path) -> tuple[pd.DataFrame, str]:
+    """The first sheet of an Excel workbook, with the cells as the CSV file would hold them: whole
+    numbers without decimals, other numbers with a decimal comma (Excel's numbers are never ambiguous)."""
+    import zipfile
+
+    import pandas as pd
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as err:
+        raise WorkbookError(f"{relative(path)}: not an Excel workbook (.xlsx) ({type(err).__name__})") from None
+    sheet = book.worksheets[0]
+    rows = [[_cell(value) for value in row] for row in sheet.iter_rows(values_only=True)]
+    book.close()
+    rows = [row for row in rows if any(cell != "" for cell in row)]
+    if not rows:
+        raise WorkbookError(f"{relative(path)} sheet {sheet.title}: the sheet is empty")
+    header = [h for h in rows[0] if h != ""]
+    body = [row[:len(header)] + [""] * (len(header) - len(row)) for row in rows[1:]]
+    for number, row in enumerate(rows[1:], start=2):
+        if any(cell != "" for cell in row[len(header):]):
+            raise WorkbookError(f"{relative(path)} sheet {sheet.title} row {number}: a value beyond the last column "
+                                f"({';'.join(header)})")
+    return pd.DataFrame(body, columns=header), sheet.title
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            return str(value)
+        return str(int(value)) if float(value).is_integer() else repr(float(value)).replace(".", ",")
+    return str(value).strip()
+
+
+def _csv(path: Path) -> pd.DataFrame:
     import csv
 
     import pandas as pd
 
-    if path.stat().st_size > MAX_BYTES:
-        raise WorkbookError(f"{relative(path)}: {path.stat().st_size // (1024 * 1024)} MB; a manual file may be at most "
-                            f"{MAX_BYTES // (1024 * 1024)} MB (see data/raw/manual/README.md)")
     text = read_text(path)
     rows = csv.reader(io.StringIO(text), delimiter=";")
     width = len(next(rows, []))
@@ -94,26 +154,31 @@ def _frame(path: Path) -> pd.DataFrame:
         raise WorkbookError(f"{relative(path)}: {message}") from None
 
 
-def _require_columns(frame: pd.DataFrame, required: tuple[str, ...], name: str) -> None:
+def _require_columns(frame: pd.DataFrame, required: tuple[str, ...], where: str) -> None:
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise WorkbookError(
-            f"{name} line 1: missing column(s) {', '.join(missing)}; expected {';'.join(required)} (see data/raw/manual/README.md)"
+            f"{where}: missing column(s) {', '.join(missing)}; expected {';'.join(required)} (see data/raw/manual/README.md)"
         )
 
 
 def read_manual_csv(path: Path, kind: str, registry: Indicators, areas: Areas) -> pd.DataFrame:
+    """A manual file of a kind, as CSV or as an Excel workbook (.xlsx) with the same columns."""
+    return read_manual(path, kind, registry, areas)
+
+
+def read_manual(path: Path, kind: str, registry: Indicators, areas: Areas) -> pd.DataFrame:
     """Read and check one manual file of a kind; returns indicator, area, period, value, n, of, note."""
     from analysis.periods import parse_period
 
     name = relative(path)
     spec = KINDS[kind]
-    frame = _frame(path)
+    frame, sheet = _frame(path)
     required = (*BASE_COLUMNS, *spec.extra)
-    _require_columns(frame, required, name)
+    _require_columns(frame, required, _place(name, sheet, 1))
     unknown = [c for c in frame.columns if c not in (*required, *OPTIONAL_COLUMNS)]
     if unknown:
-        raise WorkbookError(f"{name} line 1: unknown column '{unknown[0]}'; expected {';'.join(required)}[;note]")
+        raise WorkbookError(f"{_place(name, sheet, 1)}: unknown column '{unknown[0]}'; expected {';'.join(required)}[;note]")
     if frame.empty:
         raise WorkbookError(f"{name}: a header but no rows")
     known_areas = set(areas.municipalities["code"])
@@ -121,7 +186,7 @@ def read_manual_csv(path: Path, kind: str, registry: Indicators, areas: Areas) -
     rows = []
     for index, record in frame.iterrows():
         line = index + 2
-        where = f"{name} line {line}"
+        where = _place(name, sheet, line)
         indicator_id = record["indicator"].strip()
         indicator = next((i for i in registry.indicators if i.id == indicator_id), None)
         if indicator is None:
@@ -193,10 +258,10 @@ def read_qualitative_csv(path: Path, strategy: Strategy) -> pd.DataFrame:
     from analysis.periods import parse_period
 
     name = relative(path)
-    frame = _frame(path)
-    _require_columns(frame, QUALITATIVE_COLUMNS, name)
+    frame, sheet = _frame(path)
+    _require_columns(frame, QUALITATIVE_COLUMNS, _place(name, sheet, 1))
     for index, record in frame.iterrows():
-        where = f"{name} line {index + 2}"
+        where = _place(name, sheet, index + 2)
         try:
             parse_period(record["period"])
         except ValueError as err:

@@ -1,0 +1,181 @@
+"""Every number of a brief as a DataFrame, for the analyst and for the Excel and CSV files a run
+writes beside its briefs. Column names are Danish, cells hold numbers (not text).
+
+Example::
+
+    tables.indicator_table(brief)            # one row per indicator: value, change, group mean, rank, status
+    tables.group_table(brief, "population_growth")   # every compared municipality on every date
+    tables.export(scope, registry, folder / "tal.xlsx", folder / "tal.csv")
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import fmt, params
+from analysis.figures import Figures, Scope, select, timeline
+from analysis.params import THEMES
+from analysis.periods import label, parse_period
+
+THEME_NAMES = {"growth": "Vækst", "community": "Fællesskaber", "cooperation": "Samarbejde"}
+ROW_COLUMNS = ["Indikator", "Id", "Kommune", "Periode", "Dato", "Tal", "Enhed", "Ændring på et år", "Gns. for de andre",
+               "Median for de andre", "Placering", "Antal i gruppen", "Sammenlignet", "Status", "Mål"]
+
+
+def indicator_row(figures: Figures, scope: Scope) -> dict:
+    """One indicator's latest figure against the group, as numbers."""
+    indicator = figures.indicator
+    row = {"Indikator": indicator.name, "Id": indicator.id, "Kommune": scope.kommune_name, "Enhed": indicator.unit,
+           "Status": figures.status.status, "Mål": "; ".join(t.label for t, _n in figures.targets) or "Intet mål"}
+    if not figures.has_data:
+        return row
+    latest = figures.latest
+    row |= {"Periode": latest["period"], "Dato": figures.latest_date.date(), "Tal": latest["value"]}
+    before = figures.year_before
+    if before is not None:
+        row["Ændring på et år"] = latest["value"] - before["value"]
+    comparison = figures.comparison
+    if comparison:
+        row |= {"Gns. for de andre": comparison["mean_others"], "Median for de andre": comparison["median_others"],
+                "Placering": comparison["rank"], "Antal i gruppen": comparison["n"],
+                "Sammenlignet": "pr. 1.000 indbyggere" if figures.comparison_measure == "per_1000" else "tallet selv"}
+    return row
+
+
+def indicator_table(entries: list[Figures], scope: Scope) -> pd.DataFrame:
+    """The brief's indicators, one row each, in the order the brief shows them."""
+    return pd.DataFrame([indicator_row(f, scope) for f in entries], columns=ROW_COLUMNS)
+
+
+def series_table(figures: Figures, scope: Scope) -> pd.DataFrame:
+    """The municipality's figures of one indicator over time, with the comparison on each date."""
+    frame = figures.frame()
+    names = {"period": "Periode", "value": "Tal", "numerator": "Tæller", "denominator": "Nævner", "n": "Antal svar / ud af",
+             "suppressed": "Ikke offentliggjort", "mean_others": "Gns. for de andre", "median_others": "Median for de andre",
+             "q25": "Nedre kvartil", "q75": "Øvre kvartil", "rank": "Placering", "group_size": "Antal i gruppen"}
+    frame = frame.rename(columns=names).dropna(axis=1, how="all")
+    frame.index = frame.index.date
+    frame.index.name = "Dato"
+    return frame
+
+
+def group_table(figures: Figures, scope: Scope) -> pd.DataFrame:
+    """Every compared municipality's figure on every date of the series (by name, one column each)."""
+    if figures.group is None:
+        return pd.DataFrame()
+    group = figures.group.rename(columns=scope.name)
+    group.index = pd.Index(group.index.date, name="Dato")
+    return group
+
+
+def show(frame: pd.DataFrame, caption: str = "") -> None:
+    """Display a DataFrame in the notebook with Danish number formats (48.167; 0,926)."""
+    from IPython.display import display
+
+    numbers = frame.select_dtypes("number").columns
+    styled = frame.style.format({c: _number for c in numbers}, na_rep="")
+    if caption:
+        styled = styled.set_caption(caption)
+    display(styled)
+
+
+def _number(value: float) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return fmt.number(value) if float(value).is_integer() else fmt.number(value, 3)
+
+
+# --- the files beside the briefs --------------------------------------------------------
+
+
+def export_frames(scope: Scope) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Per theme, every indicator's figures for every municipality of the comparison group on
+    every date the run shows, with each one's rank; and the sources behind them."""
+    registry = params.load_indicators()
+    sheets = {}
+    used: set[str] = set()
+    for theme in THEMES:
+        rows = []
+        for indicator in registry.for_theme(theme):
+            figures = select(scope, indicator)
+            if not figures.has_data:
+                continue
+            used |= {t for t in figures.tables if t in scope.processed.inputs}
+            group = figures.group if figures.group is not None else figures.series[["value"]].rename(
+                columns={"value": scope.kommune})
+            rank_ascending = indicator.polarity == "lower"
+            periods = figures.series["period"]
+            x = timeline(figures, figures.series.index)
+            for (date, row), start in zip(group.iterrows(), x):
+                ranks = row.rank(ascending=rank_ascending, method="min")
+                for code, value in row.items():
+                    rows.append({"Indikator": indicator.name, "Id": indicator.id, "Kommunekode": code,
+                                 "Kommune": scope.name(code), "Periode": periods.loc[date],
+                                 "Periodens start": start.date(), "Dato": date.date(),
+                                 "Tal": None if pd.isna(value) else float(value),
+                                 "Placering": None if pd.isna(value) else int(ranks[code]),
+                                 "Sammenlignet": "pr. 1.000 indbyggere" if figures.comparison_measure == "per_1000"
+                                 else "tallet selv", "Enhed": indicator.unit})
+        sheets[THEME_NAMES[theme]] = pd.DataFrame(rows)
+    sources = params.load_sources()
+    source_rows = []
+    for table in sorted(used):
+        spec = sources.tables.get(table)
+        entry = scope.processed.inputs[table]
+        vintage = scope.processed.vintages.get(table, "")
+        source_rows.append({"Tabel": table, "Titel": spec.title if spec else table,
+                            "Nyeste periode": label(parse_period(vintage)) if vintage else "",
+                            "Fil": entry["file"].rsplit("/", 1)[-1], "sha256": entry["sha256"],
+                            "Kilde": spec.citation if spec else "Kommunens egne opgørelser"})
+    return sheets, pd.DataFrame(source_rows)
+
+
+def export(scope: Scope, xlsx: Path, csv: Path) -> None:
+    """Write the numbers of a run for its comparison group as an Excel workbook (a sheet per theme
+    and one of sources) and as one CSV (';', decimal comma, UTF-8 with BOM, as Danish Excel reads it).
+    The same inputs give the same bytes: the workbook's dates and the zip entries' times are fixed."""
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
+    sheets, sources = export_frames(scope)
+    book = Workbook()
+    book.remove(book.active)
+    for name, frame in [*sheets.items(), ("Kilder", sources)]:
+        sheet = book.create_sheet(name)
+        sheet.append(list(frame.columns))
+        for record in frame.itertuples(index=False):
+            sheet.append([None if isinstance(v, float) and math.isnan(v) else v for v in record])
+        for index, column in enumerate(frame.columns, start=1):
+            sheet.column_dimensions[get_column_letter(index)].width = max(12, min(40, len(str(column)) + 4))
+        sheet.freeze_panes = "A2"
+    fixed = pd.Timestamp("2000-01-01").to_pydatetime()
+    book.properties.created = book.properties.modified = fixed
+    buffer = io.BytesIO()
+    book.save(buffer)
+    xlsx.write_bytes(fixed_zip(buffer.getvalue()))
+    frames = [frame.assign(Tema=name) for name, frame in sheets.items() if not frame.empty]
+    combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    csv.write_text(combined.to_csv(sep=";", decimal=",", index=False), encoding="utf-8-sig")
+
+
+def fixed_zip(content: bytes) -> bytes:
+    """The same workbook with every zip entry dated 1980-01-01 and the 'modified' time openpyxl
+    stamps on saving set to the 'created' one, so identical workbooks are identical bytes."""
+    import re
+
+    source = zipfile.ZipFile(io.BytesIO(content))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2000-01-01T00:00:00Z", data)
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(fixed, data)
+    return out.getvalue()

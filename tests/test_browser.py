@@ -93,3 +93,83 @@ def test_chart_colours_meet_wcag_graphics_contrast():
     for colour in (charts.HIGHLIGHT, charts.COMPARISON, charts.TARGET, charts.OTHER_BARS):
         assert contrast(colour) >= 3.0, colour  # WCAG 1.4.11: 3:1 for graphics
     assert contrast("#ffffff", charts.HIGHLIGHT) >= 4.5  # the white value label on the highlighted bar
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)])
+def test_the_first_screen_answers_how_we_are_doing(browser, quarterly, width, height):
+    """On a desktop and on a phone, the overview's first screen shows every indicator with figures
+    and its status in words; no status wraps onto more than two lines; nothing counts '0 indikatorer'."""
+    from bs4 import BeautifulSoup
+
+    path = quarterly / "766/2025K1/kvartal/briefs/overview.html"
+    with_figures = [row.th.get_text(" ", strip=True) for row in
+                    BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser").select("section.indicator-table tbody tr")]
+    assert len(with_figures) == 4
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(path.as_uri(), wait_until="load")
+    items = page.eval_on_selector_all(
+        "section.summary li", "els => els.map(e => [e.innerText, e.getBoundingClientRect().bottom])")
+    assert [text.split(":")[0].split(" ", 3)[-1] for text, _bottom in items] != []
+    for name in with_figures:
+        shown = [bottom for text, bottom in items if name in text]
+        assert shown and shown[0] <= height, (name, width)
+    for text, _bottom in items:
+        assert text.startswith(("✔ På rette vej", "? Usikkert", "✘ Ikke på rette vej", "– Intet mål")), text
+    heights = page.eval_on_selector_all(
+        "td.status-cell .status", "els => els.map(e => e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight))")
+    assert heights and max(heights) <= 2, heights
+    assert "0 indikatorer" not in page.inner_text("body")
+    page.close()
+
+
+def test_every_brief_prints_as_a_pdf_for_the_agenda(annual):
+    """The PDF beside each brief: A4 pages, the brief's title and 48.167 as text, page numbers and
+    the header on every page, and a first page that is not blank."""
+    import pypdfium2 as pdfium
+
+    for html in sorted((annual / "briefs").glob("*.html")):
+        pdf = pdfium.PdfDocument(html.with_suffix(".pdf"))
+        assert 1 <= len(pdf) <= 12, (html.name, len(pdf))
+        width, height = pdf[0].get_size()
+        assert (round(width), round(height)) == (595, 842)  # A4 in points
+        first = pdf[0].get_textpage().get_text_range()
+        assert "48.167" in first and "Hedensted Kommune" in first, html.name
+        last = pdf[len(pdf) - 1].get_textpage().get_text_range()
+        assert f"Side {len(pdf)} af {len(pdf)}" in last and "Årlig opfølgning · 2024" in last
+        image = pdf[0].render(scale=0.5).to_pil().convert("L")
+        dark = sum(1 for value in image.getdata() if value < 200)
+        assert dark > 2000, (html.name, "the first page is blank")
+    growth = pdfium.PdfDocument(annual / "briefs/growth.pdf")
+    assert "Vækst i balance" in growth[0].get_textpage().get_text_range()
+
+
+def test_the_archive_page_links_every_published_run(tmp_path):
+    """After two runs of different periods, outputs/index.html links to both runs' briefs, PDFs and
+    numbers with relative links that all resolve; `python -m analysis index` rebuilds it."""
+    import subprocess
+    import sys
+
+    from bs4 import BeautifulSoup
+
+    from analysis.paths import PROJECT_ROOT
+
+    for period in ("2024K4", "2025K1"):
+        done = subprocess.run([sys.executable, "-m", "analysis", "run", "--cadence", "kvartal", "--period", period,
+                               "--only", "growth,overview", "--outputs", str(tmp_path)], cwd=PROJECT_ROOT,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+    index = tmp_path / "index.html"
+    soup = BeautifulSoup(index.read_text(encoding="utf-8"), "html.parser")
+    assert soup.html["lang"] == "da"
+    links = [a["href"] for a in soup.find_all("a")]
+    assert all(not link.startswith(("/", "http")) for link in links)
+    for link in links:
+        assert (tmp_path / link).is_file(), link
+    assert {"766/2024K4/kvartal/briefs/growth.html", "766/2025K1/kvartal/briefs/growth.html",
+            "766/2025K1/kvartal/briefs/overview.pdf", "766/2025K1/kvartal/tal-766.xlsx"} <= set(links)
+    rows = [row.get_text(" ", strip=True) for row in soup.select("tbody tr")]
+    assert rows[0].startswith("1. kvt. 2025 Kvartalsopfølgning marts 2025 ✔ 2 på rette vej ? 1 usikre ✘ 1 ikke på rette vej")
+    index.unlink()
+    rebuilt = subprocess.run([sys.executable, "-m", "analysis", "index", "--outputs", str(tmp_path)], cwd=PROJECT_ROOT,
+                             capture_output=True, text=True, timeout=120)
+    assert rebuilt.returncode == 0 and index.is_file()

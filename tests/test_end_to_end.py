@@ -102,21 +102,27 @@ def _table_rows(soup: BeautifulSoup) -> dict[str, list[str]]:
 
 def test_theme_without_data_says_so_without_numbers(quarterly, annual):
     soup = _soup(annual / "briefs" / "community.html")
-    text = soup.get_text()
-    assert "Alle 7 indikatorer har endnu ingen data" in text
-    assert "Indikatorer uden data endnu" in text
+    text = soup.get_text(" ", strip=True)
+    assert "Der er endnu ingen tal for briefens indikatorer; nederst står, hvor de skal komme fra." in text
+    assert "Det mangler vi tal for (7)" in text
+    assert soup.select_one("section.missing details") is not None and "open" not in soup.select_one("section.missing details").attrs
     assert soup.find("img") is None
     assert soup.select("section.indicator-table table") == []
     quarterly_text = _soup(quarterly / "766" / "2025K1" / "kvartal" / "briefs" / "community.html").get_text()
-    assert "Alle 7 indikatorer har endnu ingen data" in quarterly_text
+    assert "Det mangler vi tal for (7)" in quarterly_text
     assert "Sygefravær blandt kommunens ansatte" in quarterly_text
 
 
-def test_overview_gathers_the_three_themes(quarterly):
+def test_overview_gathers_the_themes_that_have_figures(quarterly):
+    """Only sigtepunkter with figures get a section: none only says it is empty; what is missing
+    is one collapsed list at the end."""
     soup = _soup(quarterly / "766" / "2025K1" / "kvartal" / "briefs" / "overview.html")
     headings = [h.text for h in soup.select("section.indicator-table h3")]
-    assert headings == ["Vækst i balance", "Forpligtende fællesskaber", "Smidige og effektive processer"]
+    assert headings == ["Vækst i balance"]
     assert len(soup.find_all("img")) == 1
+    assert "ingen data" not in soup.get_text().lower() or "Det mangler vi tal for" in soup.get_text()
+    missing = soup.select_one("section.missing details")
+    assert "Sygefravær blandt kommunens ansatte" in missing.get_text()
 
 
 def _digests(folder: Path) -> dict[str, str]:

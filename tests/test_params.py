@@ -48,7 +48,9 @@ def test_focus_areas_and_fokusliste_come_from_the_seeds():
     areas = [a for c in strategy.strategy_periods["sigtepunkter-2022-2025"].committees for a in c.focus_areas]
     assert len(areas) == 35
     for area in areas:
-        assert _normalise(area.name) in seeds["002"], area.name
+        assert _normalise(area.as_written or area.name) in seeds["002"], area.name
+        if area.as_written:  # a correction must stand in another seed
+            assert any(_normalise(area.name) in text for text in seeds.values()), area.name
     items = strategy.strategy_periods["strategi-2022"].fokusliste
     assert [i.number for i in items] == [*range(1, 16), 17, 18, 19]
     for item in items:

@@ -24,7 +24,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from pydantic import Field, ValidationError, field_validator
 
-from analysis import __version__, charts, fmt, indicators, narrative, params
+from analysis import __version__, charts, fmt, indicators, narrative, params, targets
 from analysis.errors import WorkbookError
 from analysis.figures import Figures, Scope, select
 from analysis.ingest import MANUAL_PREFIX, Processed, data_location, load_processed
@@ -377,31 +377,35 @@ class Brief:
                    for r in rows.itertuples()]
         return self._render("qualitative.html.j2", entries=entries)
 
-    def summary_sentences(self) -> list[str]:
-        """Three or four sentences on what moved, taken from the indicators with data."""
-        sentences = []
-        all_results = [r for theme in self.themes for r in self.results[theme]]
-        seen = set()
-        for result in all_results:
-            if result.has_data and result.indicator.id not in seen and result.sentences:
-                sentences.append(result.sentences[0])
-                seen.add(result.indicator.id)
-        sentences = sentences[:3]
-        missing = len({r.indicator.id for r in all_results if not r.has_data})
-        total = len({r.indicator.id for r in all_results})
-        if missing == total:
-            which = "Indikatoren" if total == 1 else f"Ingen af de {total} indikatorer"
-            verb = "har ikke" if total == 1 else "har"
-            sentences.append(f"{which} {verb} data i arbejdsbogen endnu; "
-                             "briefen viser, hvad der skal følges, og hvor tallene skal komme fra.")
-        elif missing:
-            sentences.append(f"{missing} af de {total} indikatorer har endnu ingen data og er listet sidst.")
-        if not total:
-            sentences.append("Ingen af sigtepunktets indikatorer følges kvartalsvis; de er med i den årlige opfølgning.")
-        return sentences
+    def entries(self) -> list[Entry]:
+        """Every indicator of the brief once, in the order the brief shows them."""
+        seen, found = set(), []
+        for theme in self.themes:
+            for entry in self.results[theme]:
+                if entry.indicator.id not in seen:
+                    seen.add(entry.indicator.id)
+                    found.append(entry)
+        return found
+
+    def first_screen(self) -> list[tuple[str, list[tuple[Entry, str]]]]:
+        """Per sigtepunkt, each indicator with figures and the one sentence that says how it goes:
+        the reason for its status where it has a target, else what the latest figure is."""
+        screen = []
+        for theme in self.themes:
+            lines = []
+            for entry in self.results[theme]:
+                if entry.has_data:
+                    status = entry.status
+                    judged = status.status not in (targets.NO_TARGET, targets.NO_DATA) or self.foreign
+                    lines.append((entry, status.reason if judged and status.reason else entry.sentences[0]))
+            if lines:
+                screen.append((self.sigtepunkt_name(theme) if theme != "committee" else "", lines))
+        return screen
 
     def summary_html(self) -> str:
-        return self._render("summary.html.j2", sentences=self.summary_sentences())
+        missing = [e for e in self.entries() if not e.has_data]
+        return self._render("summary.html.j2", screen=self.first_screen(), missing=len(missing),
+                            total=len(self.entries()))
 
     def indicator_table_html(self) -> str:
         return self._render("indicator_table.html.j2", themes=self.themes, overview=self.parameters.theme == "overview",
@@ -424,15 +428,18 @@ class Brief:
                             committee_names=self.committee_names)
 
     def sources_html(self) -> str:
+        """What is missing, and "Om tallene": methods, sources, files and hashes, run and commit, all
+        collapsed so a council member sees two lines and an analyst everything."""
         sources = params.load_sources()
-        used = self.tables_used
         rows = []
-        for table in used:
+        for table in self.tables_used:
             if table.startswith(MANUAL_PREFIX):
                 kind = table.removeprefix(MANUAL_PREFIX)
-                title, citation = KINDS[kind].description, f"Kilde: {self.kommune_name}, egne opgørelser"
+                title, citation, link = KINDS[kind].description, f"Kilde: {self.kommune_name}, egne opgørelser", ""
             else:
-                title, citation = sources.tables[table].title, sources.tables[table].citation
+                spec = sources.tables[table]
+                title, citation = spec.title, spec.citation
+                link = f"https://www.statistikbanken.dk/{table}" if spec.kind == "statbank" else ""
             vintage = self.processed.vintages.get(table)
             updated = self.processed.inputs[table].get("updated", "")
             rows.append({
@@ -440,26 +447,26 @@ class Brief:
                 "table": table,
                 "title": title,
                 "citation": citation,
+                "link": link,
+                "kind": "manual" if table.startswith(MANUAL_PREFIX) else sources.tables[table].kind,
                 "vintage": label(parse_period(vintage)) if vintage else "",
                 "file": self.processed.inputs[table]["file"].rsplit("/", 1)[-1],
                 "sha256": self.processed.inputs[table]["sha256"][:12],
             })
         documents = sorted({t.seed for theme in self.themes for r in self.results[theme] for t, _ in r.targets})
+        methods = [(entry.indicator.name, name, status.method)
+                   for entry in self.entries() if entry.has_data
+                   for (target, name), status in zip(entry.targets, entry.statuses) if status.method]
+        inputs = {table: entry["sha256"][:12] for table, entry in sorted(self.processed.inputs.items())}
         return self._render(
-            "sources.html.j2", rows=rows,
+            "sources.html.j2", rows=rows, missing=[e for e in self.entries() if not e.has_data], methods=methods,
             documents=[(seed, self.strategy.documents.get(seed, seed)) for seed in documents],
+            run_id=self.parameters.run_id, commit=self.parameters.git_commit or git_commit(), inputs=inputs,
+            version=__version__, period_code=code(self.period),
         )
 
     def footer_html(self) -> str:
-        inputs = {table: entry["sha256"][:12] for table, entry in sorted(self.processed.inputs.items())}
-        return self._render(
-            "footer.html.j2",
-            run_id=self.parameters.run_id,
-            commit=self.parameters.git_commit or git_commit(),
-            inputs=inputs,
-            version=__version__,
-            period_code=code(self.period),
-        )
+        return self._render("footer.html.j2", version=__version__)
 
     def show_header(self) -> None:
         self._show(self.header_html())

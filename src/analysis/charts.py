@@ -131,6 +131,11 @@ def time_chart(
         ax.margins(x=0.12)
         if invert_y:  # ranks: 1 is best and is drawn at the top
             ax.invert_yaxis()
+        else:
+            low = ax.get_ylim()[0]
+            values = [v for line in lines for v in line.y if v == v]
+            if values and min(values) > 0 and low > 0:  # a cut axis is said, so a small change is not read as a big one
+                caption = f"{caption} Den lodrette akse starter ved {value_format(low)}, ikke ved 0."
         return Chart(_render(fig), alt, caption)
 
 
@@ -142,7 +147,8 @@ def ranked_bars(
     caption: str = "",
     target: TargetLine | None = None,
 ) -> Chart:
-    """Horizontal bars, largest first, with the municipality in focus in the strong colour."""
+    """Horizontal bars, largest first (as the caption says), with the municipality in focus in the strong colour."""
+    caption = f"{caption}, størst først" if caption else caption
     ordered = sorted(values.items(), key=lambda item: item[1], reverse=True)
     names = [name for name, _ in ordered]
     numbers = [value for _, value in ordered]

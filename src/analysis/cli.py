@@ -88,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     mail.add_argument("--allow-failed", action="store_true", help="mail a run in which a job failed")
     mail.add_argument("--allow-example-data", action="store_true", help="mail briefs that hold Eksempeldata")
 
+    index = commands.add_parser("index", help="rebuild outputs/index.html, the page that lists every published run")
+    index.add_argument("--outputs", type=Path, help="the outputs folder (default: outputs/)")
+
     ingest = commands.add_parser("ingest", help="rebuild data/processed from the raw tables when they changed")
     ingest.add_argument("--data", help="folder with raw tables (default: data/raw/, then ../shared/data)")
     ingest.add_argument("--force", action="store_true", help="rebuild even when nothing changed")
@@ -120,6 +123,12 @@ def main(argv: list[str] | None = None) -> int:
             return _fetch(args)
         if args.command == "brief":
             return _brief(args)
+        if args.command == "index":
+            from analysis.archive import build_index
+            from analysis.paths import OUTPUTS_DIR, relative
+
+            _log(f"index: {relative(build_index(args.outputs or OUTPUTS_DIR))}")
+            return EXIT_OK
         if args.command == "check":
             return _check(args)
         if args.command == "mail":

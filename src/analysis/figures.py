@@ -245,8 +245,19 @@ def _statuses(figures: Figures, scope: Scope) -> list[targets.Status]:
                            direction="flere" if indicator.polarity == "higher" else "færre")
         return [targets.assess(direction, values, indicator.polarity, indicator.unit, sample_sizes=sizes)]
     return [targets.assess(target, values, indicator.polarity, indicator.unit, group=group, kommune=scope.kommune,
-                           sample_sizes=sizes)
+                           sample_sizes=sizes, history=_history(figures, group))
             for target, _name in figures.targets]
+
+
+def _history(figures: Figures, group: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The group's figures once a year, indexed by the year each is about (growth to 1 January
+    2024 is about 2023), for targets that hold from a year onwards."""
+    if group is None:
+        return None
+    annual = group.loc[(group.index.month == 1) & (group.index.day == 1)]
+    measure = figures.indicator.measure
+    shift = measure.years if figures.stock and measure.kind == "change" else 0
+    return annual.set_axis(annual.index.year - shift)
 
 
 def _own(rows: pd.DataFrame, kommune: str) -> pd.DataFrame:

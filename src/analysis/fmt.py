@@ -66,8 +66,16 @@ def points(value: float, digits: int = 1, short: bool = False) -> str:
     return f"{signed(value, digits)}{NBSP}{'pct.-point' if short else 'procentpoint'}"
 
 
+# A unit's form for exactly one: '1 pejlemærke opfyldt', not '1 pejlemærker opfyldt'.
+SINGULAR = {"pejlemærker opfyldt": "pejlemærke opfyldt", "klager": "klage", "grunde": "grund", "dage": "dag",
+            "partnerskaber": "partnerskab", "medlemmer": "medlem", "virksomheder": "virksomhed", "børn": "barn",
+            "firmaer": "firma", "familier": "familie", "flytninger": "flytning"}
+
+
 def with_unit(value: float, unit: str, extra: int = 0) -> str:
     """Format a value by the indicator's unit, as the brief's table shows it; `extra` digits more."""
+    if value is not None and abs(value) == 1 and unit in SINGULAR:
+        unit = SINGULAR[unit]
     if unit == "pct":
         return percent(value, 1 + extra)
     if unit == "forhold":
@@ -92,7 +100,9 @@ def pair(first: float, second: float, unit: str, render=None) -> tuple[str, str]
 
 
 def change_with_unit(value: float, unit: str) -> str:
-    """Format a change by the indicator's unit: '+0,7 pct.-point', '+0,02', '−11,5 dage'."""
+    """Format a change by the indicator's unit: '+0,7 pct.-point', '+0,02', '−11,5 dage', '+1 klage'."""
+    if value is not None and abs(value) == 1 and unit in SINGULAR:
+        unit = SINGULAR[unit]
     if unit == "pct":
         return points(value, short=True)
     if unit == "forhold":

@@ -66,6 +66,13 @@ def describe(figures: Figures, scope: Scope) -> Words:
     return words
 
 
+def lower_first(name: str) -> str:
+    """A name inside a sentence: 'Folketal' -> 'folketal', but 'DI's placering' keeps its capitals."""
+    if len(name) > 1 and (name[1].isupper() or name[1] == "'"):
+        return name
+    return name[:1].lower() + name[1:]
+
+
 def value_text(value: float, unit: str, suppressed: bool = False) -> str:
     if suppressed or value is None or (isinstance(value, float) and math.isnan(value)):
         return NOT_PUBLISHED
@@ -149,7 +156,7 @@ def latest_sentence(figures: Figures, scope: Scope) -> str:
     value = value_text(latest["value"], unit, suppressed)
     period_label = label(parse_period(latest["period"]))
     if suppressed:
-        return (f"Danmarks Statistik har ikke offentliggjort tallet for {indicator.name[0].lower() + indicator.name[1:]} "
+        return (f"Danmarks Statistik har ikke offentliggjort tallet for {lower_first(indicator.name)} "
                 f"for {period_label}.")
     before = figures.year_before
     if indicator.sentence:
@@ -164,7 +171,7 @@ def latest_sentence(figures: Figures, scope: Scope) -> str:
             change_year=change(latest["value"], before["value"], figures) if before is not None else "",
         )
     if indicator.manual_kind:
-        sentence = f"Seneste tal for {indicator.name[0].lower() + indicator.name[1:]}: {value} ({period_label})"
+        sentence = f"Seneste tal for {lower_first(indicator.name)}: {value} ({period_label})"
         if indicator.manual_kind == "survey" and not pd.isna(latest["n"]):
             sentence += f" (undersøgelse med {fmt.number(latest['n'])} svar)"
         return sentence + "."
@@ -236,7 +243,7 @@ def line_alt(figures: Figures, scope: Scope) -> str:
     first, last = series.iloc[0], series.iloc[-1]
     verb = "steg" if last["value"] > first["value"] else "faldt" if last["value"] < first["value"] else "var uændret"
     prefix = "Eksempeldata. " if figures.illustrative else ""
-    return (f"{prefix}Linjediagram: {figures.indicator.name[0].lower() + figures.indicator.name[1:]} i "
+    return (f"{prefix}Linjediagram: {lower_first(figures.indicator.name)} i "
             f"{scope.kommune_name} {verb} fra {fmt.with_unit(first['value'], unit)} "
             f"({when_label(figures, series.index[0], first['period'])}) til {fmt.with_unit(last['value'], unit)} "
             f"({when_label(figures, series.index[-1], last['period'])}).")
@@ -246,7 +253,7 @@ def group_alt(figures: Figures, scope: Scope, rows: pd.DataFrame, others: str) -
     """Alt text of the municipality against the others' average over time."""
     first, last = rows.iloc[0], rows.iloc[-1]
     above = int((rows["value"] > rows["mean_others"]).sum())
-    name = figures.indicator.name[0].lower() + figures.indicator.name[1:]
+    name = lower_first(figures.indicator.name)
     per = " pr. 1.000 indbyggere" if figures.comparison_measure == "per_1000" else ""
     return (f"Linjediagram: {name}{per} i {scope.kommune_name} og gennemsnittet for {others} fra "
             f"{when_label(figures, rows.index[0], figures.series.loc[rows.index[0], 'period'])} til "
@@ -260,7 +267,7 @@ def bars_alt(figures: Figures, scope: Scope, values: dict[str, float], goal: flo
     """Alt text of the ranked bars of the compared municipalities on the latest date."""
     comparison = figures.comparison
     highest, lowest = max(values, key=values.get), min(values, key=values.get)
-    name = figures.indicator.name[0].lower() + figures.indicator.name[1:]
+    name = lower_first(figures.indicator.name)
     period = when_label(figures, figures.latest_date, figures.latest["period"])
     text = (f"Søjlediagram: {name} {period} for {len(values)} kommuner. {scope.kommune_name} har "
             f"{_group_value(comparison['value'], figures)} og ligger nr. {comparison['rank']}; højest er {highest} med "

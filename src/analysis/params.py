@@ -162,6 +162,7 @@ class Sigtepunkt(Strict):
 class FocusArea(Strict):
     name: str
     theme: Literal["growth", "community", "cooperation"]
+    as_written: str | None = None  # the seed's own words where `name` corrects an evident typo
 
 
 class Committee(Strict):

@@ -100,6 +100,16 @@ def export_brief(notebook, title: str) -> str:
     return body
 
 
+def write_pdf(html: str, path: Path) -> None:
+    """The brief as an A4 PDF for the agenda, from the same HTML with its print styles (WeasyPrint):
+    selectable text, the charts as they are, page numbers, the municipality, brief and period in
+    the header, tagged for accessibility (PDF/UA)."""
+    import weasyprint
+
+    document = weasyprint.HTML(string=html, base_url=str(path.parent))
+    document.write_pdf(path, pdf_variant="pdf/ua-1", metadata=True, uncompressed_pdf=False)
+
+
 def _document_title(notebook) -> str:
     """The brief's title, read from the header the notebook displayed (the <h1>); the template escapes it."""
     import html
@@ -109,7 +119,7 @@ def _document_title(notebook) -> str:
             shown = output.get("data", {}).get("text/html", "")
             match = re.search(r"<h1>(.*?)</h1>.*?<p class=\"meta\">(.*?)</p>", shown, re.S)
             if match:
-                return html.unescape(f"{match.group(1)} · {match.group(2)}")
+                return html.unescape(re.sub(r"<[^>]+>", "", f"{match.group(1)} · {match.group(2)}"))
     return "Strategiopfølgning"
 
 
@@ -386,6 +396,9 @@ def run(
             unit.published = True
             _clean_runs(unit.target, unit.runs)
             log(f"published {relative(unit.target.parent)}/{unit.target.name} (run {unit.run_id})")
+    from analysis.archive import build_index
+
+    build_index(outputs_dir)
     if outcome.failures:
         first = outcome.failures[0]
         outcome.folder, outcome.failed_folder = first.target, first.failed_folder
@@ -492,6 +505,7 @@ def make_brief(notebook: Path, values: dict[str, str], output: Path | None, time
             shutil.copyfile(executed, output.with_suffix(".ipynb"))
         if done.status == "ok":
             shutil.copyfile(Path(folder) / done.brief, output)
+            shutil.copyfile((Path(folder) / done.brief).with_suffix(".pdf"), output.with_suffix(".pdf"))
             log(f"{name}: brief made in {done.seconds:.1f} s: {relative(output)} (executed notebook beside it)")
         done.brief = relative(output.with_suffix(".ipynb"))
     return done
@@ -559,6 +573,9 @@ def _execute_all(units: list[Unit], log, timeout, engine) -> None:
             name = f"{job.name} ({unit.kommune:03d})" if several else job.name
             if old and old["name"] == job.name:
                 shutil.copy2(unit.target / old["brief"], unit.build / old["brief"])
+                pdf = Path(old["brief"]).with_suffix(".pdf")
+                if (unit.target / pdf).is_file():
+                    shutil.copy2(unit.target / pdf, unit.build / pdf)
                 if (unit.target / "executed" / f"{job.name}.ipynb").is_file():
                     shutil.copy2(unit.target / "executed" / f"{job.name}.ipynb", unit.build / "executed" / f"{job.name}.ipynb")
                 outcomes[job.name] = JobOutcome(job.name, job.notebook, "reused", 0.0, old["brief"], "", key)
@@ -693,6 +710,7 @@ def _import_execution_modules() -> None:
     sys.modules.setdefault("rfc3987_syntax", None)  # None: `import rfc3987_syntax` raises ImportError
     import nbconvert  # noqa: F401
     import papermill  # noqa: F401
+    import weasyprint  # noqa: F401
 
 
 def _first_line(err: BaseException) -> str:
@@ -717,8 +735,9 @@ def _execute(job: dict, parameters: dict, build: str, timeout: int, kernel_serve
             progress_bar=False, log_output=False, cwd=str(NOTEBOOKS_DIR), execution_timeout=timeout,
             kernel_manager_class=kernels.kernel_manager_class(socket_dir, kernel_server),
         )
-        (Path(build) / "briefs" / f"{name}.html").write_text(export_brief(notebook, _document_title(notebook)),
-                                                              encoding="utf-8")
+        html = export_brief(notebook, _document_title(notebook))
+        (Path(build) / "briefs" / f"{name}.html").write_text(html, encoding="utf-8")
+        write_pdf(html, Path(build) / "briefs" / f"{name}.pdf")
         outcome.brief = f"briefs/{name}.html"
     except PapermillExecutionError as err:
         outcome.status, outcome.error = "failed", f"{err.ename}: {err.evalue}".splitlines()[0]

@@ -70,11 +70,14 @@ def assess(
     group: pd.DataFrame | None = None,
     kommune: str | None = None,
     sample_sizes: pd.Series | None = None,
+    history: pd.DataFrame | None = None,
 ) -> Status:
     """The status of one target, from the municipality's series (index: years, or dates in order).
 
     `group` (periods x municipalities, the municipality included) is needed for comparison
-    targets; `sample_sizes` (same index as `series`) marks a survey share.
+    targets; `sample_sizes` (same index as `series`) marks a survey share. `history` (years x
+    municipalities: the year each figure is about) lets a comparison target that holds "from a
+    year onwards" be judged on every year since.
     """
     if target is None:
         return Status(NO_TARGET, "Kommunalbestyrelsen har ikke sat et mål for denne indikator.")
@@ -90,7 +93,10 @@ def assess(
     if target.kind in ("level", "change"):
         return _level(target, series, higher, unit, sample_sizes)
     if target.kind == "better_than_group":
-        return _better_than_group(group, kommune, higher, unit)
+        status = _better_than_group(group, kommune, higher, unit)
+        if target.year is not None and history is not None and status.status != NO_DATA:
+            return _since(status, history, kommune, higher, unit, target.year)
+        return status
     if target.kind == "rank":
         return _rank(target, series)
     if sample_sizes is not None:
@@ -255,6 +261,30 @@ def _better_than_group(group: pd.DataFrame | None, kommune: str | None, higher: 
         return Status(OFF_TRACK, f"Kommunen ligger under gennemsnittet ({text}) {why}.", method)
     side = "over" if lead(latest) > 0 else "under"
     return Status(UNCERTAIN, f"Kommunen ligger lige nu {side} gennemsnittet ({text}), men inden for den almindelige spredning i gruppen.", method)
+
+
+def _since(status: Status, history: pd.DataFrame, kommune: str, higher: bool, unit: str, since: int) -> Status:
+    """A comparison target that holds from `since` onwards: in how many years since it held, and
+    which years it did not. Ahead now but behind in an earlier year is 'usikkert'."""
+    rows = history.loc[(history.index >= since)].dropna(subset=[kommune]) if kommune in history else history.iloc[0:0]
+    if rows.empty:
+        return status
+    missed = []
+    for year, row in rows.iterrows():
+        others = row.drop(kommune).dropna()
+        ahead = row[kommune] > others.mean() if higher else row[kommune] < others.mean()
+        if not ahead:
+            shown, mean = fmt.pair(row[kommune], others.mean(), unit)
+            missed.append(f"{year} ({shown} mod {mean})")
+    held = len(rows) - len(missed)
+    if not missed:
+        return Status(status.status, f"{status.reason[:-1]}; målet har holdt hvert år siden {since}.", status.method)
+    which = " og ".join([", ".join(missed[:-1]), missed[-1]] if len(missed) > 1 else missed)
+    reason = (f"{status.reason[:-1]}. Målet gælder fra {since}: det holdt i {held} af {len(rows)} år, "
+              f"men ikke i {which}.")
+    if status.status == ON_TRACK:
+        return Status(UNCERTAIN, reason, status.method)
+    return Status(status.status, reason, status.method)
 
 
 def _rank(target: Target, series: pd.Series) -> Status:

@@ -11,7 +11,7 @@ PERIOD ?= latest
 # Without .pyc files every Python process here starts seconds slower.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help install install-test browser briefs annual run lab test bench lock clean
+.PHONY: help install install-test browser briefs annual run lab lint test test-fast index bench lock clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-13s %s\n", $$1, $$2}'
@@ -44,8 +44,19 @@ browser: ## Install headless Chromium for the browser tests (Debian's package; n
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "The browser tests need Chromium: sudo apt-get install chromium"; exit 1; fi; }
 
-test: install-test browser ## Install what the tests need (Python packages, Chromium) and run them
+lint: install-test ## Check the code (ruff: lint and format) and that notebooks are committed without outputs
+	$(BIN)/ruff check src tests tools benchmarks
+	$(BIN)/ruff format --check src tests tools benchmarks
+	$(BIN)/nbstripout --verify notebooks/*.ipynb
+
+test: install-test browser lint ## Install what the tests need (Python packages, Chromium), check the code, and run every test
 	$(BIN)/python -m pytest
+
+test-fast: install-test lint ## Every test but the end-to-end ones (real runs, fetches and browsers)
+	$(BIN)/python -m pytest -m "not e2e"
+
+index: install ## Rebuild outputs/index.html, the page that lists every published run
+	$(BIN)/python -m analysis index
 
 bench: install ## Print the run's speed and memory figures (benchmarks/bench.py; takes a few minutes)
 	$(BIN)/python benchmarks/bench.py

@@ -39,7 +39,9 @@ def naive(folder: Path) -> float:
     total = 0.0
     for job in jobs:
         executed = folder / f"{job.name}.ipynb"
-        total += timed([str(BIN / "papermill"), job.notebook, str(executed), "-p", "period", "latest", "--kernel", "python3"])
+        total += timed(
+            [str(BIN / "papermill"), job.notebook, str(executed), "-p", "period", "latest", "--kernel", "python3"]
+        )
         total += timed([str(BIN / "jupyter"), "nbconvert", "--to", "html", "--no-input", str(executed)])
     return total
 
@@ -50,9 +52,11 @@ def workbook(outputs: Path, *extra: str) -> float:
 
 def ingest_from_raw() -> tuple[float, float]:
     """Seconds and peak resident memory (MB) of a full ingest, in a child process of its own."""
-    script = ("import resource, time; from analysis.ingest import data_location, ingest; t = time.perf_counter(); "
-              "ingest(data_location(), force=True); "
-              "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    script = (
+        "import resource, time; from analysis.ingest import data_location, ingest; t = time.perf_counter(); "
+        "ingest(data_location(), force=True); "
+        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+    )
     out = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
     seconds, megabytes = map(float, out.stdout.split())
     return seconds, megabytes
@@ -86,11 +90,19 @@ def main() -> None:
     a = figures["a"]
     print("Benchmark of the quarterly run (seconds; one run each, same machine)")
     print(f"(a) naive papermill + nbconvert, one notebook after the other  {a:7.1f}")
-    print(f"(b) workbook run from processed data (--force)                 {figures['b']:7.1f}   {figures['b'] / a:5.2f} x (a)  goal <= 0.25")
-    print(f"(c) the same run again, nothing changed                        {figures['c']:7.1f}   {figures['c'] / a:5.2f} x (a)  goal <= 0.05")
-    print(f"(d) ingest of the whole snapshot from raw                      {figures['d_seconds']:7.1f}   peak {figures['d_mb']:.0f} MB  goal < 3 s, < 1 GB")
+    print(
+        f"(b) workbook run from processed data (--force)                 {figures['b']:7.1f}   {figures['b'] / a:5.2f} x (a)  goal <= 0.25"
+    )
+    print(
+        f"(c) the same run again, nothing changed                        {figures['c']:7.1f}   {figures['c'] / a:5.2f} x (a)  goal <= 0.05"
+    )
+    print(
+        f"(d) ingest of the whole snapshot from raw                      {figures['d_seconds']:7.1f}   peak {figures['d_mb']:.0f} MB  goal < 3 s, < 1 GB"
+    )
     for n, seconds in figures["e"].items():
-        print(f"(e) growth briefs for {n:2d} municipalit{'y  ' if n == 1 else 'ies'}, per brief                {seconds:7.2f}")
+        print(
+            f"(e) growth briefs for {n:2d} municipalit{'y  ' if n == 1 else 'ies'}, per brief                {seconds:7.2f}"
+        )
     print(f"    largest child process: {peak_children:.0f} MB")
     print(json.dumps(figures))
 

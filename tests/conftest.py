@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from analysis import params
-from analysis.ingest import data_location, load_processed, resolve_inputs, read_all
+from analysis.ingest import data_location, load_processed, read_all, resolve_inputs
 from analysis.paths import SNAPSHOT_DIR
 from analysis.sources.classification import read_komgrp
 
@@ -92,8 +92,9 @@ def workbook(*args: str) -> subprocess.CompletedProcess:
 
     from analysis.paths import PROJECT_ROOT
 
-    return subprocess.run([sys.executable, "-m", "analysis", *args], cwd=PROJECT_ROOT, capture_output=True,
-                          text=True, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "analysis", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900
+    )
 
 
 @pytest.fixture(scope="session")
@@ -118,7 +119,17 @@ def annual(tmp_path_factory) -> Path:
 def illustrative(tmp_path_factory) -> Path:
     """Annual briefs with Eksempeldata in every manual indicator: every section of a brief shows."""
     outputs = tmp_path_factory.mktemp("illustrative")
-    done = workbook("run", "--cadence", "aar", "--period", "2024", "--example-data", "--only",
-                    "cooperation,community,udvalg-vtf", "--outputs", str(outputs))
+    done = workbook(
+        "run",
+        "--cadence",
+        "aar",
+        "--period",
+        "2024",
+        "--example-data",
+        "--only",
+        "cooperation,community,udvalg-vtf",
+        "--outputs",
+        str(outputs),
+    )
     assert done.returncode == 0, done.stderr
     return outputs / "766" / "2024" / "aar"

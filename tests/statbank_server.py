@@ -48,13 +48,24 @@ def municipalities() -> list[tuple[str, str]]:
     return [(r["KODE"].zfill(3), r["TITEL"]) for r in rows if r["NIVEAU"] == "2"]
 
 
-REGIONS = [("000", "Hele landet"), ("081", "Region Nordjylland"), ("082", "Region Midtjylland"),
-           ("083", "Region Syddanmark"), ("084", "Region Hovedstaden"), ("085", "Region Sjælland")]
+REGIONS = [
+    ("000", "Hele landet"),
+    ("081", "Region Nordjylland"),
+    ("082", "Region Midtjylland"),
+    ("083", "Region Syddanmark"),
+    ("084", "Region Hovedstaden"),
+    ("085", "Region Sjælland"),
+]
 
 
 def _v(id_: str, text: str, values: list[tuple[str, str]], elimination: bool = True, time: bool = False) -> dict:
-    return {"id": id_, "text": text, "elimination": elimination, "time": time,
-            "values": [{"id": i, "text": t} for i, t in values]}
+    return {
+        "id": id_,
+        "text": text,
+        "elimination": elimination,
+        "time": time,
+        "values": [{"id": i, "text": t} for i, t in values],
+    }
 
 
 def _years(first: int, last: int) -> list[tuple[str, str]]:
@@ -65,15 +76,29 @@ def _ages(first: int, last: int) -> list[tuple[str, str]]:
     return [(str(a), f"{a} år") for a in range(first, last + 1)]
 
 
-TOWN_SIZES = [("HOVEDST", "Hovedstadsområdet"), ("100000", "Byer med 100.000 indbyggere og derover"),
-              ("50000", "Byer med 50.000-99.999 indbyggere"), ("20000", "Byer med 20.000-49.999 indbyggere"),
-              ("10000", "Byer med 10.000-19.999 indbyggere"), ("5000", "Byer med 5.000-9.999 indbyggere"),
-              ("2000", "Byer med 2.000-4.999 indbyggere"), ("1000", "Byer med 1.000-1.999 indbyggere"),
-              ("500", "Byer med 500-999 indbyggere"), ("200", "Byer med 200-499 indbyggere"),
-              ("LAND", "Landdistrikter"), ("UFB", "Uden fast bopæl")]
-FAMILY_TYPES = [("ENLM", "Enlige mænd"), ("ENLK", "Enlige kvinder"), ("PAR", "Ægtepar"),
-                ("REG", "Registrerede partnerskaber"), ("SAM", "Samlevende par"), ("SAMB", "Samboende par"),
-                ("HJEM", "Børn under 18 år, der ikke bor hos forældrene")]
+TOWN_SIZES = [
+    ("HOVEDST", "Hovedstadsområdet"),
+    ("100000", "Byer med 100.000 indbyggere og derover"),
+    ("50000", "Byer med 50.000-99.999 indbyggere"),
+    ("20000", "Byer med 20.000-49.999 indbyggere"),
+    ("10000", "Byer med 10.000-19.999 indbyggere"),
+    ("5000", "Byer med 5.000-9.999 indbyggere"),
+    ("2000", "Byer med 2.000-4.999 indbyggere"),
+    ("1000", "Byer med 1.000-1.999 indbyggere"),
+    ("500", "Byer med 500-999 indbyggere"),
+    ("200", "Byer med 200-499 indbyggere"),
+    ("LAND", "Landdistrikter"),
+    ("UFB", "Uden fast bopæl"),
+]
+FAMILY_TYPES = [
+    ("ENLM", "Enlige mænd"),
+    ("ENLK", "Enlige kvinder"),
+    ("PAR", "Ægtepar"),
+    ("REG", "Registrerede partnerskaber"),
+    ("SAM", "Samlevende par"),
+    ("SAMB", "Samboende par"),
+    ("HJEM", "Børn under 18 år, der ikke bor hos forældrene"),
+]
 
 
 def tableinfo(fly66_years: tuple[int, int] = (2006, 2024)) -> dict[str, dict]:
@@ -82,62 +107,165 @@ def tableinfo(fly66_years: tuple[int, int] = (2006, 2024)) -> dict[str, dict]:
     quarters = [(f"{y}K{q}", f"{y}K{q}") for y in range(2008, 2026) for q in range(1, 5)][:-1]  # to 2025K3
     months = [(f"{y}M{m:02d}", f"{y}M{m:02d}") for y in range(2007, 2026) for m in range(1, 13)][:-11]  # to 2025M01
     tables = {
-        "FOLK1A": ("Befolkningen den 1. i kvartalet", [
-            _v("OMRÅDE", "område", areas), _v("KØN", "køn", [("TOT", "I alt"), ("1", "Mænd"), ("2", "Kvinder")]),
-            _v("ALDER", "alder", [("IALT", "Alder i alt"), *_ages(0, 125)]),
-            _v("CIVILSTAND", "civilstand", [("TOT", "I alt"), ("U", "Ugift"), ("G", "Gift/separeret"),
-                                            ("E", "Enke/enkemand"), ("F", "Fraskilt")]),
-            _v("Tid", "tid", quarters, elimination=False, time=True)]),
-        "FAM44N": ("Familier 1. januar", [
-            _v("OMRÅDE", "område", areas), _v("FAMTYP", "familietype", FAMILY_TYPES),
-            _v("FAMSTOR", "familiestørrelse", [("1", "1 person"), *[(str(n), f"{n} personer") for n in range(2, 6)],
-                                              ("6", "6 personer og derover")]),
-            _v("ANTBOERN", "antal børn", [("0", "Ingen børn"), ("1", "1 barn"), ("2", "2 børn"), ("3", "3 børn og derover")]),
-            _v("Tid", "tid", _years(1986, 2025), elimination=False, time=True)]),
-        "ERHV2": ("Arbejdssteder og job", [
-            _v("OMRÅDE", "område", areas),
-            _v("BRANCHE07", "branche (DB07 10-grp)", [("TOT", "TOT Erhverv i alt"), *[(str(i), f"{i} Branche {i}") for i in range(1, 11)]]),
-            _v("ENHED", "enhed", [("ARBSTED", "Arbejdssteder (antal)"), ("ANSATTE", "Job ultimo november (antal)")], elimination=False),
-            _v("Tid", "tid", _years(2008, 2023), elimination=False, time=True)]),
-        "GF12": ("Generel firmastatistik", [
-            _v("KOMK", "kommune", towns),
-            _v("BRANCHE0710", "branche (DB07 10 19 127-grp. og detaljeret)", [("TOT", "TOT Erhverv i alt"), ("A", "A Landbrug, skovbrug og fiskeri")]),
-            _v("Tid", "tid", _years(2019, 2023), elimination=False, time=True)]),
-        "DEMO19": ("Erhvervsdemografi", [
-            _v("KOMK", "kommune", towns),
-            _v("ENHED", "enhed", [("NYE", "Nye firmaer (antal)"), ("AFU", "Fuldtidsansatte i nye firmaer (antal)")], elimination=False),
-            _v("Tid", "tid", _years(2019, 2023), elimination=False, time=True)]),
-        "BY2": ("Befolkningen 1. januar", [
-            _v("KOMK", "kommune", towns), _v("BYST", "bystørrelse", TOWN_SIZES), _v("ALDER", "alder", _ages(0, 99)),
-            _v("KØN", "køn", [("M", "Mænd"), ("K", "Kvinder")]),
-            _v("Tid", "tid", _years(2023, 2025), elimination=False, time=True)]),  # test data: three years, not 2010-2025
-        "FLY66": ("Flytninger mellem kommuner", [
-            _v("TILKOMMUNE", "tilflytningskommune", [(c, f"Til {n}") for c, n in towns]),
-            _v("FRAKOMMUNE", "fraflytningskommune", [(c, f"Fra {n}") for c, n in towns]),
-            _v("ALDER", "alder", _ages(0, 99)), _v("KØN", "køn", [("M", "Mænd"), ("K", "Kvinder")]),
-            _v("Tid", "tid", _years(2006, 2024), elimination=False, time=True)]),
+        "FOLK1A": (
+            "Befolkningen den 1. i kvartalet",
+            [
+                _v("OMRÅDE", "område", areas),
+                _v("KØN", "køn", [("TOT", "I alt"), ("1", "Mænd"), ("2", "Kvinder")]),
+                _v("ALDER", "alder", [("IALT", "Alder i alt"), *_ages(0, 125)]),
+                _v(
+                    "CIVILSTAND",
+                    "civilstand",
+                    [
+                        ("TOT", "I alt"),
+                        ("U", "Ugift"),
+                        ("G", "Gift/separeret"),
+                        ("E", "Enke/enkemand"),
+                        ("F", "Fraskilt"),
+                    ],
+                ),
+                _v("Tid", "tid", quarters, elimination=False, time=True),
+            ],
+        ),
+        "FAM44N": (
+            "Familier 1. januar",
+            [
+                _v("OMRÅDE", "område", areas),
+                _v("FAMTYP", "familietype", FAMILY_TYPES),
+                _v(
+                    "FAMSTOR",
+                    "familiestørrelse",
+                    [
+                        ("1", "1 person"),
+                        *[(str(n), f"{n} personer") for n in range(2, 6)],
+                        ("6", "6 personer og derover"),
+                    ],
+                ),
+                _v(
+                    "ANTBOERN",
+                    "antal børn",
+                    [("0", "Ingen børn"), ("1", "1 barn"), ("2", "2 børn"), ("3", "3 børn og derover")],
+                ),
+                _v("Tid", "tid", _years(1986, 2025), elimination=False, time=True),
+            ],
+        ),
+        "ERHV2": (
+            "Arbejdssteder og job",
+            [
+                _v("OMRÅDE", "område", areas),
+                _v(
+                    "BRANCHE07",
+                    "branche (DB07 10-grp)",
+                    [("TOT", "TOT Erhverv i alt"), *[(str(i), f"{i} Branche {i}") for i in range(1, 11)]],
+                ),
+                _v(
+                    "ENHED",
+                    "enhed",
+                    [("ARBSTED", "Arbejdssteder (antal)"), ("ANSATTE", "Job ultimo november (antal)")],
+                    elimination=False,
+                ),
+                _v("Tid", "tid", _years(2008, 2023), elimination=False, time=True),
+            ],
+        ),
+        "GF12": (
+            "Generel firmastatistik",
+            [
+                _v("KOMK", "kommune", towns),
+                _v(
+                    "BRANCHE0710",
+                    "branche (DB07 10 19 127-grp. og detaljeret)",
+                    [("TOT", "TOT Erhverv i alt"), ("A", "A Landbrug, skovbrug og fiskeri")],
+                ),
+                _v("Tid", "tid", _years(2019, 2023), elimination=False, time=True),
+            ],
+        ),
+        "DEMO19": (
+            "Erhvervsdemografi",
+            [
+                _v("KOMK", "kommune", towns),
+                _v(
+                    "ENHED",
+                    "enhed",
+                    [("NYE", "Nye firmaer (antal)"), ("AFU", "Fuldtidsansatte i nye firmaer (antal)")],
+                    elimination=False,
+                ),
+                _v("Tid", "tid", _years(2019, 2023), elimination=False, time=True),
+            ],
+        ),
+        "BY2": (
+            "Befolkningen 1. januar",
+            [
+                _v("KOMK", "kommune", towns),
+                _v("BYST", "bystørrelse", TOWN_SIZES),
+                _v("ALDER", "alder", _ages(0, 99)),
+                _v("KØN", "køn", [("M", "Mænd"), ("K", "Kvinder")]),
+                _v("Tid", "tid", _years(2023, 2025), elimination=False, time=True),
+            ],
+        ),  # test data: three years, not 2010-2025
+        "FLY66": (
+            "Flytninger mellem kommuner",
+            [
+                _v("TILKOMMUNE", "tilflytningskommune", [(c, f"Til {n}") for c, n in towns]),
+                _v("FRAKOMMUNE", "fraflytningskommune", [(c, f"Fra {n}") for c, n in towns]),
+                _v("ALDER", "alder", _ages(0, 99)),
+                _v("KØN", "køn", [("M", "Mænd"), ("K", "Kvinder")]),
+                _v("Tid", "tid", _years(2006, 2024), elimination=False, time=True),
+            ],
+        ),
         # Real figures: these two are served from the snapshot's own files (see `recorded`).
-        "FOLK1AM": ("Befolkningen den 1. i måneden", [
-            _v("OMRÅDE", "område", [*areas, ("411", "Christiansø")]),
-            _v("KØN", "køn", [("TOT", "I alt"), ("1", "Mænd"), ("2", "Kvinder")]),
-            _v("ALDER", "alder", [("IALT", "Alder i alt"), *_ages(0, 125)]),
-            _v("Tid", "tid", sorted({(t, t) for _a, t in recorded("FOLK1AM")}), elimination=False, time=True)]),
-        "RAS200": ("Erhvervs- og beskæftigelsesfrekvenser (ultimo november)", [
-            _v("OMRÅDE", "område", areas), _v("HERKOMST", "herkomst", [("TOT", "I alt"), ("5", "Personer med dansk oprindelse")]),
-            _v("ALDER", "alder", [("1664", "16-64 år"), ("1624", "16-24 år")]),
-            _v("KØN", "køn", [("TOT", "I alt"), ("M", "Mænd"), ("K", "Kvinder")]),
-            _v("FREKVENS", "frekvens", [("BFREK", "Beskæftigelsesfrekvens"), ("EFREK", "Erhvervsfrekvens")], elimination=False),
-            _v("Tid", "tid", sorted({(t, t) for _a, t in recorded("RAS200")}), elimination=False, time=True)]),
-        "AUP02": ("Fuldtidsledige i pct. af arbejdsstyrken", [
-            _v("OMRÅDE", "område", areas),
-            _v("ALDER", "alder", [("TOT", "Alder i alt"), ("16-24", "16-24 år"), ("25-29", "25-29 år"), ("30-", "30 år og derover")]),
-            _v("KØN", "køn", [("TOT", "I alt"), ("M", "Mænd"), ("K", "Kvinder")]),
-            _v("Tid", "tid", months, elimination=False, time=True)]),
+        "FOLK1AM": (
+            "Befolkningen den 1. i måneden",
+            [
+                _v("OMRÅDE", "område", [*areas, ("411", "Christiansø")]),
+                _v("KØN", "køn", [("TOT", "I alt"), ("1", "Mænd"), ("2", "Kvinder")]),
+                _v("ALDER", "alder", [("IALT", "Alder i alt"), *_ages(0, 125)]),
+                _v("Tid", "tid", sorted({(t, t) for _a, t in recorded("FOLK1AM")}), elimination=False, time=True),
+            ],
+        ),
+        "RAS200": (
+            "Erhvervs- og beskæftigelsesfrekvenser (ultimo november)",
+            [
+                _v("OMRÅDE", "område", areas),
+                _v("HERKOMST", "herkomst", [("TOT", "I alt"), ("5", "Personer med dansk oprindelse")]),
+                _v("ALDER", "alder", [("1664", "16-64 år"), ("1624", "16-24 år")]),
+                _v("KØN", "køn", [("TOT", "I alt"), ("M", "Mænd"), ("K", "Kvinder")]),
+                _v(
+                    "FREKVENS",
+                    "frekvens",
+                    [("BFREK", "Beskæftigelsesfrekvens"), ("EFREK", "Erhvervsfrekvens")],
+                    elimination=False,
+                ),
+                _v("Tid", "tid", sorted({(t, t) for _a, t in recorded("RAS200")}), elimination=False, time=True),
+            ],
+        ),
+        "AUP02": (
+            "Fuldtidsledige i pct. af arbejdsstyrken",
+            [
+                _v("OMRÅDE", "område", areas),
+                _v(
+                    "ALDER",
+                    "alder",
+                    [("TOT", "Alder i alt"), ("16-24", "16-24 år"), ("25-29", "25-29 år"), ("30-", "30 år og derover")],
+                ),
+                _v("KØN", "køn", [("TOT", "I alt"), ("M", "Mænd"), ("K", "Kvinder")]),
+                _v("Tid", "tid", months, elimination=False, time=True),
+            ],
+        ),
     }
-    return {table: {"id": table, "text": text, "description": f"{text} (TESTDATA)", "unit": "Antal",
-                    "suppressedDataValue": "0", "updated": "2025-06-01T08:00:00", "active": True,
-                    "footnote": {"text": FOOTNOTE, "mandatory": True}, "variables": variables}
-            for table, (text, variables) in tables.items()}
+    return {
+        table: {
+            "id": table,
+            "text": text,
+            "description": f"{text} (TESTDATA)",
+            "unit": "Antal",
+            "suppressedDataValue": "0",
+            "updated": "2025-06-01T08:00:00",
+            "active": True,
+            "footnote": {"text": FOOTNOTE, "mandatory": True},
+            "variables": variables,
+        }
+        for table, (text, variables) in tables.items()
+    }
 
 
 # --- the figures --------------------------------------------------------------------------
@@ -151,13 +279,17 @@ def recorded(table: str) -> dict[tuple[str, str], float]:
     if table not in _RECORDED:
         codes = {name: code for code, name in [*REGIONS, *municipalities(), ("411", "Christiansø")]}
         text = (SNAPSHOT_DIR / "statbank" / f"{table}.csv").read_text(encoding="utf-8-sig")
-        _RECORDED[table] = {(codes[r["OMRÅDE"]], r["TID"]): float(r["INDHOLD"].replace(",", "."))
-                            for r in csv.DictReader(io.StringIO(text), delimiter=";")}
+        _RECORDED[table] = {
+            (codes[r["OMRÅDE"]], r["TID"]): float(r["INDHOLD"].replace(",", "."))
+            for r in csv.DictReader(io.StringIO(text), delimiter=";")
+        }
     return _RECORDED[table]
 
 
-REAL_CELLS = {"FOLK1AM": {"KØN": "TOT", "ALDER": "IALT"},
-              "RAS200": {"HERKOMST": "TOT", "ALDER": "1664", "KØN": "TOT", "FREKVENS": "BFREK"}}
+REAL_CELLS = {
+    "FOLK1AM": {"KØN": "TOT", "ALDER": "IALT"},
+    "RAS200": {"HERKOMST": "TOT", "ALDER": "1664", "KØN": "TOT", "FREKVENS": "BFREK"},
+}
 
 
 def figure(table: str, cell: dict[str, str]) -> float | None:
@@ -198,8 +330,11 @@ def figure(table: str, cell: dict[str, str]) -> float | None:
         return float(new if cell["ENHED"] == "NYE" else 2 * new)
     if table == "BY2":
         area, size = int(cell["KOMK"]), [c for c, _t in TOWN_SIZES].index(cell["BYST"])
-        return float((area + 7 * size + int(cell["ALDER"]) + (cell["KØN"] == "K")) % 13 + (3 if cell["BYST"] == "LAND" else 1)
-                     + (year - 2023))
+        return float(
+            (area + 7 * size + int(cell["ALDER"]) + (cell["KØN"] == "K")) % 13
+            + (3 if cell["BYST"] == "LAND" else 1)
+            + (year - 2023)
+        )
     if table == "FLY66":
         return float((int(cell["TILKOMMUNE"]) + int(cell["FRAKOMMUNE"]) + int(cell["ALDER"])) % 7 == 0)
     if table == "AUP02":
@@ -243,15 +378,22 @@ def _answer(info: dict, body: dict) -> tuple[int, bytes, str]:
     if body.get("format") == "BULK" and left_out:
         return _error("EXTRACT-NOTALLOWED", f"Der skal vælges værdier for variabel: {left_out[0]['text']}")
     if body.get("format") != "BULK" and cells > CELL_LIMIT:
-        return _error("REQUEST-LIMIT", f"Forespørgslen på op mod {cells} celler er over begrænsningen på 1.000.000 "
-                                       "celler for denne filtype. Anvend BULK eller andet streaming format i stedet.")
+        return _error(
+            "REQUEST-LIMIT",
+            f"Forespørgslen på op mod {cells} celler er over begrænsningen på 1.000.000 "
+            "celler for denne filtype. Anvend BULK eller andet streaming format i stedet.",
+        )
     not_eliminable = [v for v in left_out if not v["elimination"]]
     if not_eliminable:
         return _error("VARIABLE-NOTELIMINABLE", f"Der skal vælges værdier for variabel: {not_eliminable[0]['text']}")
     named = [v for v in info["variables"] if v["id"] in asked]
     totals = REAL_CELLS.get(body["table"], {})
-    summed = [[(v["id"], totals[v["id"]])] if v["id"] in totals else
-              [(v["id"], value["id"]) for value in v["values"] if value["id"] not in ("TOT", "IALT")] for v in left_out]
+    summed = [
+        [(v["id"], totals[v["id"]])]
+        if v["id"] in totals
+        else [(v["id"], value["id"]) for value in v["values"] if value["id"] not in ("TOT", "IALT")]
+        for v in left_out
+    ]
     texts = {v["id"]: {value["id"]: value["text"] for value in v["values"]} for v in named}
     lines = [";".join([*(v["id"].upper() for v in named), "INDHOLD"])]
     for combination in itertools.product(*(asked[v["id"]] for v in named)):
@@ -267,12 +409,18 @@ def _answer(info: dict, body: dict) -> tuple[int, bytes, str]:
 
 
 def _error(code: str, message: str) -> tuple[int, bytes, str]:
-    return 400, json.dumps({"errorTypeCode": code, "message": message}, ensure_ascii=False).encode("utf-8"), \
-        "text/json; charset=utf-8"
+    return (
+        400,
+        json.dumps({"errorTypeCode": code, "message": message}, ensure_ascii=False).encode("utf-8"),
+        "text/json; charset=utf-8",
+    )
 
 
-RAW_FILES = {"komgrp.csv": "classifications/komgrp.csv", "indbygger_data.csv": "noegletal/indbygger_data.csv",
-             "areal_data.csv": "noegletal/areal_data.csv"}
+RAW_FILES = {
+    "komgrp.csv": "classifications/komgrp.csv",
+    "indbygger_data.csv": "noegletal/indbygger_data.csv",
+    "areal_data.csv": "noegletal/areal_data.csv",
+}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -292,8 +440,13 @@ class Handler(BaseHTTPRequestHandler):
             table = parse_qs(url.query).get("id", [""])[0]
             info = self.server.tables.get(table)
             if info is None:
-                return self._send(400, json.dumps({"errorTypeCode": "TABLE-NOTFOUND",
-                                                   "message": f"Tabellen {table} findes ikke"}).encode(), "text/json")
+                return self._send(
+                    400,
+                    json.dumps(
+                        {"errorTypeCode": "TABLE-NOTFOUND", "message": f"Tabellen {table} findes ikke"}
+                    ).encode(),
+                    "text/json",
+                )
             return self._send(200, json.dumps(info, ensure_ascii=False).encode("utf-8"), "text/json; charset=utf-8")
         if url.path.startswith("/raw/") and Path(url.path).name in RAW_FILES:
             return self._send(200, (SNAPSHOT_DIR / RAW_FILES[Path(url.path).name]).read_bytes(), "text/plain")

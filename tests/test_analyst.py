@@ -5,8 +5,6 @@ brief from one notebook, and the notebooks in JupyterLab's kernel on their defau
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,17 +18,27 @@ from analysis.paths import PROJECT_ROOT, SNAPSHOT_DIR
 
 from conftest import HEDENSTED
 
+pytestmark = pytest.mark.e2e  # real runs in processes: `make test-fast` leaves them out
+
 
 def test_the_executed_notebook_holds_every_number_and_the_brief_none_of_the_analyst_cells(quarterly):
     folder = quarterly / "766" / "2025K1" / "kvartal"
     notebook = nbformat.read(folder / "executed/growth.ipynb", as_version=4)
-    analyst = [cell for cell in notebook.cells if "analyst" in cell.metadata.get("tags", []) and cell.cell_type == "code"]
-    tables = [output["data"]["text/html"] for cell in analyst for output in cell.outputs
-              if "text/html" in output.get("data", {})]
+    analyst = [
+        cell for cell in notebook.cells if "analyst" in cell.metadata.get("tags", []) and cell.cell_type == "code"
+    ]
+    tables = [
+        output["data"]["text/html"]
+        for cell in analyst
+        for output in cell.outputs
+        if "text/html" in output.get("data", {})
+    ]
     assert len(tables) >= 4 and all("<table" in table for table in tables)
     table = BeautifulSoup(tables[0], "html.parser")
-    rows = {row.find_all(["th", "td"])[1].get_text(strip=True): [c.get_text(strip=True) for c in row.find_all("td")]
-            for row in table.select("tbody tr")}
+    rows = {
+        row.find_all(["th", "td"])[1].get_text(strip=True): [c.get_text(strip=True) for c in row.find_all("td")]
+        for row in table.select("tbody tr")
+    }
     assert "48.167" in rows["Folketal"] and "2025M01" in rows["Folketal"]
     assert "0,926" in rows["Befolkningsvækst mod sammenlignelige kommuner"]
     assert "2" in rows["Befolkningsvækst mod sammenlignelige kommuner"]  # its rank among the 24
@@ -76,8 +84,15 @@ def _data_folder(tmp_path: Path) -> Path:
 def _brief(folder: Path):
     from analysis.brief import open_brief
 
-    return open_brief(theme="cooperation", period="2024", cadence="aar", kommune=766, comparison_group="kommunegruppe",
-                      strategy_period="sigtepunkter-2022-2025", data=str(folder))
+    return open_brief(
+        theme="cooperation",
+        period="2024",
+        cadence="aar",
+        kommune=766,
+        comparison_group="kommunegruppe",
+        strategy_period="sigtepunkter-2022-2025",
+        data=str(folder),
+    )
 
 
 def _workbook(path: Path, rows: list[list]) -> None:
@@ -89,17 +104,21 @@ def _workbook(path: Path, rows: list[list]) -> None:
     book.save(path)
 
 
-ROWS = [["indicator", "kommune", "period", "value", "note"],
-        ["building_permit_time", 766, 2022, 58, "Byggesager"],
-        ["building_permit_time", 766, 2023, 47.5, None],
-        ["building_permit_time", 766, 2024, 36, None]]
+ROWS = [
+    ["indicator", "kommune", "period", "value", "note"],
+    ["building_permit_time", 766, 2022, 58, "Byggesager"],
+    ["building_permit_time", 766, 2023, 47.5, None],
+    ["building_permit_time", 766, 2024, 36, None],
+]
 
 
 def test_a_manual_excel_file_gives_the_same_brief_as_the_csv(tmp_path):
     csv_folder = _data_folder(tmp_path / "csv")
     (csv_folder / "manual/processing_time.csv").write_text(
         "indicator;kommune;period;value;note\nbuilding_permit_time;766;2022;58;Byggesager\n"
-        "building_permit_time;766;2023;47,5;\nbuilding_permit_time;766;2024;36;\n", encoding="utf-8")
+        "building_permit_time;766;2023;47,5;\nbuilding_permit_time;766;2024;36;\n",
+        encoding="utf-8",
+    )
     xlsx_folder = _data_folder(tmp_path / "xlsx")
     _workbook(xlsx_folder / "manual/processing_time.xlsx", ROWS)
     from_csv, from_xlsx = _brief(csv_folder), _brief(xlsx_folder)
@@ -117,7 +136,9 @@ def test_a_bad_value_in_an_excel_file_names_the_sheet_row_and_column(tmp_path):
     _workbook(folder / "manual/processing_time.xlsx", bad)
     with pytest.raises(WorkbookError) as caught:
         _brief(folder)
-    assert str(caught.value).endswith("processing_time.xlsx sheet Sagsbehandling row 3, column value: 'fyrre'; expected a number")
+    assert str(caught.value).endswith(
+        "processing_time.xlsx sheet Sagsbehandling row 3, column value: 'fyrre'; expected a number"
+    )
 
 
 def test_the_templates_ship_as_excel_with_the_csv_columns():
@@ -131,34 +152,101 @@ def test_the_templates_ship_as_excel_with_the_csv_columns():
 def test_one_brief_from_one_notebook_as_a_run_makes_it(quarterly, tmp_path):
     """The README's command, with other parameters; the brief's sections are the run's own for the same ones."""
     output = tmp_path / "growth-2025K1.html"
-    done = subprocess.run([sys.executable, "-m", "analysis", "brief", "notebooks/growth.ipynb", "-p", "period", "2025K1",
-                           "-p", "cadence", "kvartal", "--output", str(output)], cwd=PROJECT_ROOT, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analysis",
+            "brief",
+            "notebooks/growth.ipynb",
+            "-p",
+            "period",
+            "2025K1",
+            "-p",
+            "cadence",
+            "kvartal",
+            "--output",
+            str(output),
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     assert output.with_suffix(".ipynb").is_file()
     made = BeautifulSoup(output.read_text(encoding="utf-8"), "html.parser")
-    run = BeautifulSoup((quarterly / "766/2025K1/kvartal/briefs/growth.html").read_text(encoding="utf-8"), "html.parser")
+    run = BeautifulSoup(
+        (quarterly / "766/2025K1/kvartal/briefs/growth.html").read_text(encoding="utf-8"), "html.parser"
+    )
     for section in ("section.indicator-table", "section.summary", "section.sources"):
         assert str(made.select_one(section)) == str(run.select_one(section)), section
-    other = subprocess.run([sys.executable, "-m", "analysis", "brief", "notebooks/growth.ipynb", "-p", "comparison_group",
-                            "Landkommuner", "-p", "cadence", "aar", "-p", "period", "2024", "--output",
-                            str(tmp_path / "land.html")], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
+    other = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analysis",
+            "brief",
+            "notebooks/growth.ipynb",
+            "-p",
+            "comparison_group",
+            "Landkommuner",
+            "-p",
+            "cadence",
+            "aar",
+            "-p",
+            "period",
+            "2024",
+            "--output",
+            str(tmp_path / "land.html"),
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert other.returncode == 0, other.stderr
     assert "Blandt Hedensted og 31 landkommuner" in (tmp_path / "land.html").read_text(encoding="utf-8")
 
 
 def test_run_takes_every_notebook_parameter_as_an_option(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "analysis", "run", "--cadence", "aar", "--period", "2024", "--only",
-                           "growth", "--comparison-group", "naboer", "--strategy-period", "strategi-2022",
-                           "--outputs", str(tmp_path)], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analysis",
+            "run",
+            "--cadence",
+            "aar",
+            "--period",
+            "2024",
+            "--only",
+            "growth",
+            "--comparison-group",
+            "naboer",
+            "--strategy-period",
+            "strategi-2022",
+            "--outputs",
+            str(tmp_path),
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     manifest = json.loads((tmp_path / "766/2024/aar/manifest.json").read_text())
     assert manifest["parameters"]["comparison_group"] == "naboer"
     assert manifest["parameters"]["strategy_period"] == "strategi-2022"
     html = (tmp_path / "766/2024/aar/briefs/growth.html").read_text(encoding="utf-8")
     assert "Strategi 2022" in html and "Blandt Hedensted og 2 nabokommuner" in html
-    wrong = subprocess.run([sys.executable, "-m", "analysis", "run", "--cadence", "aar", "--strategy-period", "2030"],
-                           cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
+    wrong = subprocess.run(
+        [sys.executable, "-m", "analysis", "run", "--cadence", "aar", "--strategy-period", "2030"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert wrong.returncode == 2 and "--strategy-period 2030: unknown; expected one of" in wrong.stderr
 
 
@@ -168,7 +256,9 @@ def test_make_lab_registers_the_kernel_and_every_notebook_runs_on_its_defaults(t
     import papermill
 
     makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
-    register = next(line.strip().replace("$(BIN)/", "") for line in makefile.splitlines() if "ipykernel install" in line)
+    register = next(
+        line.strip().replace("$(BIN)/", "") for line in makefile.splitlines() if "ipykernel install" in line
+    )
     import shlex
 
     command = shlex.split(register.split(">")[0])
@@ -176,8 +266,9 @@ def test_make_lab_registers_the_kernel_and_every_notebook_runs_on_its_defaults(t
     for notebook in sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb")):
         kernel = json.loads(notebook.read_text())["metadata"]["kernelspec"]["name"]
         assert kernel == "strategy-workbook"
-        executed = papermill.execute_notebook(str(notebook), str(tmp_path / notebook.name), cwd=str(notebook.parent),
-                                              progress_bar=False)
+        executed = papermill.execute_notebook(
+            str(notebook), str(tmp_path / notebook.name), cwd=str(notebook.parent), progress_bar=False
+        )
         assert executed.metadata.papermill.exception is None, notebook.name
         shown = [o for cell in executed.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
         assert any("text/html" in o.get("data", {}) for o in shown), notebook.name

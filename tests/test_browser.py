@@ -13,6 +13,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import sync_playwright
 
+pytestmark = pytest.mark.e2e  # real runs in processes: `make test-fast` leaves them out
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 SCREENSHOTS = Path(__file__).parent / "output" / "screenshots"
@@ -31,7 +33,11 @@ def browser():
 
 def all_briefs(quarterly: Path, annual: Path, illustrative: Path) -> list[tuple[str, Path]]:
     runs = {"kvartal": quarterly / "766/2025K1/kvartal", "aar": annual, "eksempeldata": illustrative}
-    return [(f"{label}-{path.stem}", path) for label, folder in runs.items() for path in sorted((folder / "briefs").glob("*.html"))]
+    return [
+        (f"{label}-{path.stem}", path)
+        for label, folder in runs.items()
+        for path in sorted((folder / "briefs").glob("*.html"))
+    ]
 
 
 def test_every_brief_renders_cleanly_and_accessibly(browser, quarterly, annual, illustrative):
@@ -43,10 +49,14 @@ def test_every_brief_renders_cleanly_and_accessibly(browser, quarterly, annual, 
     for name, path in briefs:
         page = browser.new_page(viewport={"width": 900, "height": 1200})
         requests, errors = [], []
-        page.on("request", lambda request: requests.append(request.url)
-                if not request.url.startswith(("file:", "data:")) else None)
-        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on(
+            "request",
+            lambda request, seen=requests: (
+                seen.append(request.url) if not request.url.startswith(("file:", "data:")) else None
+            ),
+        )
+        page.on("console", lambda message, seen=errors: seen.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error, seen=errors: seen.append(str(error)))
         page.goto(path.as_uri(), wait_until="load")
         assert page.evaluate("document.documentElement.lang") == "da", name
         broken = page.evaluate("Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).length")
@@ -55,7 +65,9 @@ def test_every_brief_renders_cleanly_and_accessibly(browser, quarterly, annual, 
         assert not requests, (name, requests)
         assert broken == 0, name
         violations = axe.run(page).response["violations"]
-        serious = [(v["id"], v["impact"], len(v["nodes"])) for v in violations if v["impact"] in ("serious", "critical")]
+        serious = [
+            (v["id"], v["impact"], len(v["nodes"])) for v in violations if v["impact"] in ("serious", "critical")
+        ]
         if serious:
             problems.append((name, serious))
         page.close()
@@ -67,9 +79,12 @@ def test_every_brief_renders_cleanly_and_accessibly(browser, quarterly, annual, 
 def test_the_scan_does_catch_problems(browser, tmp_path):
     """The accessibility scan is not vacuous: an image without alt text and grey-on-grey text are caught."""
     page_path = tmp_path / "bad.html"
-    page_path.write_text('<html><body><img src="data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAAD'
-                         'UlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="><p style="color:#aaa;background:#bbb">tekst</p>'
-                         '</body></html>', encoding="utf-8")
+    page_path.write_text(
+        '<html><body><img src="data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAAD'
+        'UlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="><p style="color:#aaa;background:#bbb">tekst</p>'
+        "</body></html>",
+        encoding="utf-8",
+    )
     page = browser.new_page()
     page.goto(page_path.as_uri())
     found = {v["id"] for v in Axe().run(page).response["violations"] if v["impact"] in ("serious", "critical")}
@@ -77,7 +92,7 @@ def test_the_scan_does_catch_problems(browser, tmp_path):
 
 
 def _luminance(colour: str) -> float:
-    channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
     linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
@@ -102,13 +117,18 @@ def test_the_first_screen_answers_how_we_are_doing(browser, quarterly, width, he
     from bs4 import BeautifulSoup
 
     path = quarterly / "766/2025K1/kvartal/briefs/overview.html"
-    with_figures = [row.th.get_text(" ", strip=True) for row in
-                    BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser").select("section.indicator-table tbody tr")]
+    with_figures = [
+        row.th.get_text(" ", strip=True)
+        for row in BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser").select(
+            "section.indicator-table tbody tr"
+        )
+    ]
     assert len(with_figures) == 4
     page = browser.new_page(viewport={"width": width, "height": height})
     page.goto(path.as_uri(), wait_until="load")
     items = page.eval_on_selector_all(
-        "section.summary li", "els => els.map(e => [e.innerText, e.getBoundingClientRect().bottom])")
+        "section.summary li", "els => els.map(e => [e.innerText, e.getBoundingClientRect().bottom])"
+    )
     assert [text.split(":")[0].split(" ", 3)[-1] for text, _bottom in items] != []
     for name in with_figures:
         shown = [bottom for text, bottom in items if name in text]
@@ -116,7 +136,9 @@ def test_the_first_screen_answers_how_we_are_doing(browser, quarterly, width, he
     for text, _bottom in items:
         assert text.startswith(("✔ På rette vej", "? Usikkert", "✘ Ikke på rette vej", "– Intet mål")), text
     heights = page.eval_on_selector_all(
-        "td.status-cell .status", "els => els.map(e => e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight))")
+        "td.status-cell .status",
+        "els => els.map(e => e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight))",
+    )
     assert heights and max(heights) <= 2, heights
     assert "0 indikatorer" not in page.inner_text("body")
     page.close()
@@ -154,9 +176,26 @@ def test_the_archive_page_links_every_published_run(tmp_path):
     from analysis.paths import PROJECT_ROOT
 
     for period in ("2024K4", "2025K1"):
-        done = subprocess.run([sys.executable, "-m", "analysis", "run", "--cadence", "kvartal", "--period", period,
-                               "--only", "growth,overview", "--outputs", str(tmp_path)], cwd=PROJECT_ROOT,
-                              capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "analysis",
+                "run",
+                "--cadence",
+                "kvartal",
+                "--period",
+                period,
+                "--only",
+                "growth,overview",
+                "--outputs",
+                str(tmp_path),
+            ],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert done.returncode == 0, done.stderr
     index = tmp_path / "index.html"
     soup = BeautifulSoup(index.read_text(encoding="utf-8"), "html.parser")
@@ -165,11 +204,22 @@ def test_the_archive_page_links_every_published_run(tmp_path):
     assert all(not link.startswith(("/", "http")) for link in links)
     for link in links:
         assert (tmp_path / link).is_file(), link
-    assert {"766/2024K4/kvartal/briefs/growth.html", "766/2025K1/kvartal/briefs/growth.html",
-            "766/2025K1/kvartal/briefs/overview.pdf", "766/2025K1/kvartal/tal-766.xlsx"} <= set(links)
+    assert {
+        "766/2024K4/kvartal/briefs/growth.html",
+        "766/2025K1/kvartal/briefs/growth.html",
+        "766/2025K1/kvartal/briefs/overview.pdf",
+        "766/2025K1/kvartal/tal-766.xlsx",
+    } <= set(links)
     rows = [row.get_text(" ", strip=True) for row in soup.select("tbody tr")]
-    assert rows[0].startswith("1. kvt. 2025 Kvartalsopfølgning marts 2025 ✔ 2 på rette vej ? 1 usikre ✘ 1 ikke på rette vej")
+    assert rows[0].startswith(
+        "1. kvt. 2025 Kvartalsopfølgning marts 2025 ✔ 2 på rette vej ? 1 usikre ✘ 1 ikke på rette vej"
+    )
     index.unlink()
-    rebuilt = subprocess.run([sys.executable, "-m", "analysis", "index", "--outputs", str(tmp_path)], cwd=PROJECT_ROOT,
-                             capture_output=True, text=True, timeout=120)
+    rebuilt = subprocess.run(
+        [sys.executable, "-m", "analysis", "index", "--outputs", str(tmp_path)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert rebuilt.returncode == 0 and index.is_file()

@@ -32,12 +32,15 @@ def test_most_similar_municipalities(processed):
     assert list(nearest.values) == sorted(nearest.values)
 
 
-@pytest.mark.parametrize(("name", "label", "size"), [
-    ("kommunegruppe", "oplandskommuner", 24),
-    ("Landkommuner", "landkommuner", 32),
-    ("naboer", "nabokommuner", 3),
-    ("mest-lignende", "mest lignende kommuner", 11),
-])
+@pytest.mark.parametrize(
+    ("name", "label", "size"),
+    [
+        ("kommunegruppe", "oplandskommuner", 24),
+        ("Landkommuner", "landkommuner", 32),
+        ("naboer", "nabokommuner", 3),
+        ("mest-lignende", "mest lignende kommuner", 11),
+    ],
+)
 def test_groups_resolve(processed, name, label, size):
     group = compare.resolve_group(name, HEDENSTED, processed, PERIOD)
     assert (group.label, len(group.members)) == (label, size)

@@ -20,10 +20,18 @@ from analysis.paths import PROJECT_ROOT
 
 from conftest import copy_project
 
+pytestmark = pytest.mark.e2e  # real runs in processes: `make test-fast` leaves them out
+
 
 def run(*args: str, cwd: Path = PROJECT_ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "analysis", *args], cwd=cwd, capture_output=True, text=True, timeout=900,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "analysis", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def soup(path: Path) -> BeautifulSoup:
@@ -31,17 +39,23 @@ def soup(path: Path) -> BeautifulSoup:
 
 
 def rows(page: BeautifulSoup) -> dict[str, list[str]]:
-    return {r.th.get_text(" ", strip=True): [td.get_text(" ", strip=True) for td in r.find_all("td")]
-            for r in page.select("section.indicator-table tbody tr")}
+    return {
+        r.th.get_text(" ", strip=True): [td.get_text(" ", strip=True) for td in r.find_all("td")]
+        for r in page.select("section.indicator-table tbody tr")
+    }
 
 
 def test_the_strategy_period_is_the_one_whose_years_hold_the_period():
     strategy = params.load_strategy()
     assert strategy.period_for(2026) == strategy.period_for(2029) == "vision-2026"
-    assert strategy.period_for(2025) == strategy.period_for(2022) == "sigtepunkter-2022-2025"  # 2022 is in both: the later
+    assert (
+        strategy.period_for(2025) == strategy.period_for(2022) == "sigtepunkter-2022-2025"
+    )  # 2022 is in both: the later
     assert strategy.period_for(2019) == "strategi-2022"
     assert strategy.period_for(1995) == strategy.default_strategy_period
-    assert [c.id for c in strategy.committees_of("vision-2026")] == [c.id for c in strategy.committees_of("sigtepunkter-2022-2025")]
+    assert [c.id for c in strategy.committees_of("vision-2026")] == [
+        c.id for c in strategy.committees_of("sigtepunkter-2022-2025")
+    ]
 
 
 def test_runs_pick_the_strategy_period_by_date(annual, quarterly):
@@ -53,8 +67,17 @@ def test_runs_pick_the_strategy_period_by_date(annual, quarterly):
 @pytest.mark.parametrize("strategy_period", ["vision-2026", "strategi-2022"])
 def test_every_strategy_period_makes_every_brief_of_both_cadences(tmp_path, strategy_period):
     for cadence, period in (("kvartal", "2025K1"), ("aar", "2024")):
-        done = run("run", "--cadence", cadence, "--period", period, "--strategy-period", strategy_period,
-                   "--outputs", str(tmp_path))
+        done = run(
+            "run",
+            "--cadence",
+            cadence,
+            "--period",
+            period,
+            "--strategy-period",
+            strategy_period,
+            "--outputs",
+            str(tmp_path),
+        )
         assert done.returncode == 0, done.stderr
         manifest = json.loads((tmp_path / f"766/{period}/{cadence}/manifest.json").read_text())
         assert manifest["parameters"]["strategy_period"] == strategy_period
@@ -70,19 +93,33 @@ def test_every_strategy_period_makes_every_brief_of_both_cadences(tmp_path, stra
         assert "Kommunalbestyrelsens vision sætter ikke selv tal på" in notes[1]
         assert "(mål fra Strategi 2022)" in rows(growth)["Tilflyttere pr. fraflytter, 18-36 år"][2]
         committee = soup(tmp_path / "766/2024/aar/briefs/udvalg-vtf.html")
-        assert any("Udvalgene og deres fokusområder er dem fra Strategi 2022-2025, indtil kommunalbestyrelsen udpeger nye"
-                   in p.get_text() for p in committee.select("p.note"))
+        assert any(
+            "Udvalgene og deres fokusområder er dem fra Strategi 2022-2025, indtil kommunalbestyrelsen udpeger nye"
+            in p.get_text()
+            for p in committee.select("p.note")
+        )
 
 
 def test_the_vision_as_default_runs_both_cadences(tmp_path):
     project = copy_project(tmp_path)
     path = project / "params/strategy.yml"
-    path.write_text(path.read_text(encoding="utf-8").replace("default_strategy_period: sigtepunkter-2022-2025",
-                                                             "default_strategy_period: vision-2026"), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "default_strategy_period: sigtepunkter-2022-2025", "default_strategy_period: vision-2026"
+        ),
+        encoding="utf-8",
+    )
     env = {"WORKBOOK_ROOT": str(project)}
     for cadence in ("kvartal", "aar"):
-        done = run("run", "--cadence", cadence, "--only", "growth,overview,udvalg-vtf" if cadence == "aar" else "growth",
-                   cwd=project, env=env)
+        done = run(
+            "run",
+            "--cadence",
+            cadence,
+            "--only",
+            "growth,overview,udvalg-vtf" if cadence == "aar" else "growth",
+            cwd=project,
+            env=env,
+        )
         assert done.returncode == 0, done.stderr
 
 
@@ -100,9 +137,14 @@ def test_each_municipality_publishes_into_its_own_place_and_is_mailed_only_its_o
     assert mailed.returncode == 0, mailed.stderr
     eml = (tmp_path / "766/2025K1/kvartal/mail/kommunalbestyrelsen.eml").read_text(encoding="utf-8", errors="replace")
     assert "Hedensted" in eml and "Horsens Kommune ·" not in eml
-    both = run("run", "--cadence", "kvartal", "--kommune", "766,615", "--only", "growth", "--outputs", str(tmp_path / "both"))
+    both = run(
+        "run", "--cadence", "kvartal", "--kommune", "766,615", "--only", "growth", "--outputs", str(tmp_path / "both")
+    )
     assert both.returncode == 0, both.stderr
-    assert sorted(p.name for p in (tmp_path / "both").iterdir() if p.is_dir() and not p.name.startswith(".")) == ["615", "766"]
+    assert sorted(p.name for p in (tmp_path / "both").iterdir() if p.is_dir() and not p.name.startswith(".")) == [
+        "615",
+        "766",
+    ]
     assert (tmp_path / "both/766/2025K1/kvartal/briefs/growth.html").is_file()
 
 
@@ -114,8 +156,10 @@ def test_another_municipality_is_not_judged_on_hedensteds_targets(tmp_path):
     growth = soup(tmp_path / "615/2024/aar/briefs/growth.html")
     text = growth.get_text()
     assert "Hedensted Kommune skal" not in text and "Vækst i balance" not in text
-    assert ("Målene i arbejdsbogen er Hedensted Kommunes egne og vises ikke for Horsens Kommune; status siger her kun, "
-            "om tallene bevæger sig i den retning, der er god.") in text
+    assert (
+        "Målene i arbejdsbogen er Hedensted Kommunes egne og vises ikke for Horsens Kommune; status siger her kun, "
+        "om tallene bevæger sig i den retning, der er god."
+    ) in text
     population = rows(growth)["Folketal"]
     assert population[2] == "Vises ikke" and population[3].endswith("På rette vej")  # it grew, and more is better
 
@@ -125,7 +169,8 @@ def test_a_municipality_can_have_its_own_strategy(tmp_path):
     project = copy_project(tmp_path)
     folder = project / "params/kommuner/615"
     folder.mkdir(parents=True)
-    (folder / "strategy.yml").write_text("""\
+    (folder / "strategy.yml").write_text(
+        """\
 kommune: 615
 kommune_name: Horsens Kommune
 default_strategy_period: horsens-2024
@@ -142,8 +187,11 @@ strategy_periods:
       - {theme: cooperation, name: Enkel kommune, description: Samarbejde.}
     committees:
       - {id: erhverv, name: Erhvervsudvalget}
-""", encoding="utf-8")
-    (folder / "targets.yml").write_text("""\
+""",
+        encoding="utf-8",
+    )
+    (folder / "targets.yml").write_text(
+        """\
 targets:
   population_growth:
     - strategy: horsens-2024
@@ -151,9 +199,22 @@ targets:
       label: Højere vækst end gennemsnittet
       quote: Væksten skal være højere end i sammenlignelige kommuner.
       seed: "H1"
-""", encoding="utf-8")
-    done = run("run", "--cadence", "aar", "--period", "2024", "--kommune", "615", "--only", "growth,udvalg",
-               cwd=project, env={"WORKBOOK_ROOT": str(project)})
+""",
+        encoding="utf-8",
+    )
+    done = run(
+        "run",
+        "--cadence",
+        "aar",
+        "--period",
+        "2024",
+        "--kommune",
+        "615",
+        "--only",
+        "growth,udvalg",
+        cwd=project,
+        env={"WORKBOOK_ROOT": str(project)},
+    )
     assert done.returncode == 0, done.stderr
     growth = soup(project / "outputs/615/2024/aar/briefs/growth.html")
     assert growth.h1.text == "Flere i arbejde" and not growth.select("p.note")
@@ -171,16 +232,29 @@ def test_groups_are_said_right(tmp_path):
     assert land.group_heading == "Blandt Hedensted og 31 landkommuner"
     own = open_brief(theme="growth", period="2024", cadence="aar", kommune=766, comparison_group="kommunegruppe")
     assert own.comparison_sentence.startswith("Sammenlignes med de 23 andre oplandskommuner")
-    done = run("run", "--cadence", "kvartal", "--only", "growth", "--comparison-group", "mest-lignende",
-               "--outputs", str(tmp_path))
+    done = run(
+        "run",
+        "--cadence",
+        "kvartal",
+        "--only",
+        "growth",
+        "--comparison-group",
+        "mest-lignende",
+        "--outputs",
+        str(tmp_path),
+    )
     assert done.returncode == 0, done.stderr
     header = soup(tmp_path / "766/2025K1/kvartal/briefs/growth.html").select_one("p.facts").get_text()
-    assert ("Sammenlignes med de 10 mest lignende kommuner (beregnet som de mest lignende på folketal, vækst, "
-            "befolkningstæthed og beskæftigelse): ") in header
+    assert (
+        "Sammenlignes med de 10 mest lignende kommuner (beregnet som de mest lignende på folketal, vækst, "
+        "befolkningstæthed og beskæftigelse): "
+    ) in header
     for name in ("Rebild", "Favrskov", "Furesø", "Skanderborg"):
         assert name in header
     notebook = nbformat.read(tmp_path / "766/2025K1/kvartal/executed/growth.ipynb", as_version=4)
-    shown = " ".join(o["data"].get("text/html", "") for c in notebook.cells for o in c.get("outputs", []) if "data" in o)
+    shown = " ".join(
+        o["data"].get("text/html", "") for c in notebook.cells for o in c.get("outputs", []) if "data" in o
+    )
     assert "Rebild" in shown and "Indbyggere pr. km²" in shown and "Afstand" in shown
 
 

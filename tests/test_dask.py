@@ -16,6 +16,8 @@ import pytest
 
 from conftest import copy_project
 
+pytestmark = pytest.mark.e2e  # real runs in processes: `make test-fast` leaves them out
+
 distributed = pytest.importorskip("distributed")
 
 BIN = Path(sys.executable).parent
@@ -41,10 +43,34 @@ def cluster(tmp_path_factory):
     address_file = base / "scheduler.json"
     env = {**os.environ, "WORKBOOK_ROOT": str(project)}
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "cwd": base}
-    scheduler = subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
-                                  "--no-dashboard", "--scheduler-file", str(address_file)], **quiet)
-    workers = subprocess.Popen([str(BIN / "dask"), "worker", "--scheduler-file", str(address_file), "--nworkers", "2",
-                                "--nthreads", "1", "--no-dashboard"], **quiet)
+    scheduler = subprocess.Popen(
+        [
+            str(BIN / "dask"),
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dashboard",
+            "--scheduler-file",
+            str(address_file),
+        ],
+        **quiet,
+    )
+    workers = subprocess.Popen(
+        [
+            str(BIN / "dask"),
+            "worker",
+            "--scheduler-file",
+            str(address_file),
+            "--nworkers",
+            "2",
+            "--nthreads",
+            "1",
+            "--no-dashboard",
+        ],
+        **quiet,
+    )
     try:
         deadline = time.monotonic() + 60
         while not address_file.is_file() and time.monotonic() < deadline:
@@ -60,9 +86,14 @@ def cluster(tmp_path_factory):
 
 
 def run(project: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "analysis", "run", "--cadence", "kvartal", "--period", "2025K1", *args],
-                          cwd=project, env={**os.environ, "WORKBOOK_ROOT": str(project)}, capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "analysis", "run", "--cadence", "kvartal", "--period", "2025K1", *args],
+        cwd=project,
+        env={**os.environ, "WORKBOOK_ROOT": str(project)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def briefs(project: Path) -> dict[str, str]:
@@ -131,6 +162,10 @@ def test_no_scheduler_is_one_line_and_changes_nothing(tmp_path):
     before = briefs(project)
     done = run(project, "--force", "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9")
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1].startswith("error: --scheduler tcp://127.0.0.1:9: no Dask scheduler answered")
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .startswith("error: --scheduler tcp://127.0.0.1:9: no Dask scheduler answered")
+    )
     assert "Traceback" not in done.stderr
     assert briefs(project) == before

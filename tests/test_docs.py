@@ -11,12 +11,15 @@ import shutil
 import subprocess
 import sys
 
+import pytest
 from bs4 import BeautifulSoup
 
 from analysis.paths import PROJECT_ROOT, SNAPSHOT_DIR
 
 from conftest import copy_project
 from statbank_server import HEDENSTED, figure, municipalities, serve
+
+pytestmark = pytest.mark.e2e  # real runs in processes: `make test-fast` leaves them out
 
 DOC = PROJECT_ROOT / "docs" / "adding-an-indicator.md"
 
@@ -46,8 +49,10 @@ def _apply(copy, block: str) -> None:
 
 def _rows(path) -> dict[str, list[str]]:
     soup = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
-    return {r.th.text: [td.get_text(" ", strip=True) for td in r.find_all("td")]
-            for r in soup.select("section.indicator-table tbody tr")}
+    return {
+        r.th.text: [td.get_text(" ", strip=True) for td in r.find_all("td")]
+        for r in soup.select("section.indicator-table tbody tr")
+    }
 
 
 def test_following_the_guide_puts_both_new_indicators_in_the_brief(tmp_path):
@@ -55,14 +60,19 @@ def test_following_the_guide_puts_both_new_indicators_in_the_brief(tmp_path):
     yaml_blocks = _blocks("yaml")
     commands = [line for block in _blocks("") for line in block.splitlines() if line.startswith("python -m analysis")]
     assert [b.splitlines()[0].split(",")[0] for b in yaml_blocks] == [
-        "# params/sources.yml", "# params/queries.yml", "# params/indicators.yml", "# params/indicators.yml"]
+        "# params/sources.yml",
+        "# params/queries.yml",
+        "# params/indicators.yml",
+        "# params/indicators.yml",
+    ]
 
     with serve() as server:
         env = {**os.environ, "WORKBOOK_ROOT": str(copy), "WORKBOOK_STATBANK_URL": server.url}
 
         def run(command: str):
-            done = subprocess.run([sys.executable, *command.split()[1:]], cwd=copy, env=env, capture_output=True,
-                                  text=True, timeout=600)
+            done = subprocess.run(
+                [sys.executable, *command.split()[1:]], cwd=copy, env=env, capture_output=True, text=True, timeout=600
+            )
             assert done.returncode == 0, (command, done.stderr)
 
         # Part A: three YAML entries and two commands; no Python.
@@ -76,7 +86,7 @@ def test_following_the_guide_puts_both_new_indicators_in_the_brief(tmp_path):
     text = (SNAPSHOT_DIR / "classifications" / "komgrp.csv").read_text(encoding="utf-8-sig")
     komgrp = list(csv.DictReader(io.StringIO(text), delimiter=";"))
     first = next(i for i, r in enumerate(komgrp) if r["TITEL"] == "Oplandskommuner")
-    group = [r["KODE"].zfill(3) for r in komgrp[first + 1:first + 25]]
+    group = [r["KODE"].zfill(3) for r in komgrp[first + 1 : first + 25]]
     rates = {k: figure("AUP02", {"OMRÅDE": k, "ALDER": "TOT", "KØN": "TOT", "Tid": "2024M12"}) for k in group}
     lowest_first = sorted(rates.values())
     mean = sum(v for k, v in rates.items() if k != HEDENSTED) / 23
@@ -88,16 +98,25 @@ def test_following_the_guide_puts_both_new_indicators_in_the_brief(tmp_path):
     sign = "+" if difference > 0 else "\u2212" if difference < 0 else ""
     assert row[1] == f"{sign}{abs(difference):.1f}".replace(".", ",") + "\u00a0pct.-point"
     assert row[3:5] == ["Intet mål", "– Intet mål"]
-    assert row[5] == (f"Nr. {lowest_first.index(rates[HEDENSTED]) + 1} af 24; gns. for de andre "
-                      + f"{mean:.1f}".replace(".", ",") + "\u00a0%")
+    assert row[5] == (
+        f"Nr. {lowest_first.index(rates[HEDENSTED]) + 1} af 24; gns. for de andre "
+        + f"{mean:.1f}".replace(".", ",")
+        + "\u00a0%"
+    )
 
     # Part B: the indicator, its manual file from the template, and the annual run.
     _apply(copy, yaml_blocks[3])
     (csv_block,) = _blocks("csv")
     shutil.copy(copy / "data/raw/manual/templates/count.csv", copy / "data/raw/manual/count.csv")
     (copy / "data/raw/manual/count.csv").write_text(csv_block, encoding="utf-8")
-    done = subprocess.run([sys.executable, *commands[2].split()[1:], "--outputs", str(tmp_path / "out")], cwd=copy,
-                          env={**os.environ, "WORKBOOK_ROOT": str(copy)}, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, *commands[2].split()[1:], "--outputs", str(tmp_path / "out")],
+        cwd=copy,
+        env={**os.environ, "WORKBOOK_ROOT": str(copy)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     cells = _rows(tmp_path / "out/766/2024/aar/briefs/growth.html")["Nye udstykninger"]
     assert cells[:3] == ["70\u00a0grunde 2024", "+7\u00a0grunde", "Flere udstykninger"]

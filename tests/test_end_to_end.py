@@ -16,6 +16,8 @@ from analysis.paths import PROJECT_ROOT
 
 from conftest import workbook
 
+pytestmark = pytest.mark.e2e  # real runs in processes: `make test-fast` leaves them out
+
 BRIEFS = ["growth", "community", "cooperation", "overview"]
 
 
@@ -57,9 +59,19 @@ def test_quarterly_growth_brief_carries_every_indicator_with_figures(quarterly):
     complete year's figure, marked with its year, judged on the annual series."""
     soup = _soup(quarterly / "766" / "2025K1" / "kvartal" / "briefs" / "growth.html")
     rows = _table_rows(soup)
-    assert list(rows) == ["Folketal", "Befolkningsvækst mod sammenlignelige kommuner", "Tilflyttere pr. fraflytter, 18-36 år",
-                          "Beskæftigelsesfrekvens, 16-64 år"]
-    assert rows["Folketal"][:5] == ["48.167 1. jan. 2025", "+213", "+442 (+0,9\u00a0%)", "Flere borgere", "✔ På rette vej"]
+    assert list(rows) == [
+        "Folketal",
+        "Befolkningsvækst mod sammenlignelige kommuner",
+        "Tilflyttere pr. fraflytter, 18-36 år",
+        "Beskæftigelsesfrekvens, 16-64 år",
+    ]
+    assert rows["Folketal"][:5] == [
+        "48.167 1. jan. 2025",
+        "+213",
+        "+442 (+0,9\u00a0%)",
+        "Flere borgere",
+        "✔ På rette vej",
+    ]
     assert rows["Befolkningsvækst mod sammenlignelige kommuner"][5] == "Nr. 2 af 24; gns. for de andre 0,2\u00a0%"
     assert rows["Tilflyttere pr. fraflytter, 18-36 år"][:2] == ["1,03 2024", "-"]  # the 2024 movers, no quarter before
     assert rows["Tilflyttere pr. fraflytter, 18-36 år"][4] == "✘ Ikke på rette vej"
@@ -88,7 +100,13 @@ def test_annual_growth_brief_shows_real_numbers_against_the_group(annual):
 
 def test_annual_run_makes_a_brief_per_committee(annual):
     names = sorted(p.stem for p in (annual / "briefs").glob("udvalg-*.html"))
-    assert names == ["udvalg-beskaeftigelse", "udvalg-laering", "udvalg-oekonomiudvalget", "udvalg-social-omsorg", "udvalg-vtf"]
+    assert names == [
+        "udvalg-beskaeftigelse",
+        "udvalg-laering",
+        "udvalg-oekonomiudvalget",
+        "udvalg-social-omsorg",
+        "udvalg-vtf",
+    ]
     soup = _soup(annual / "briefs" / "udvalg-beskaeftigelse.html")
     assert soup.h1.text == "Udvalgsbrief: Beskæftigelse"
     assert "Arbejde er vejen til uddannelse for flere unge" in soup.select_one("section.focus-areas").text
@@ -105,7 +123,10 @@ def test_theme_without_data_says_so_without_numbers(quarterly, annual):
     text = soup.get_text(" ", strip=True)
     assert "Der er endnu ingen tal for briefens indikatorer; nederst står, hvor de skal komme fra." in text
     assert "Det mangler vi tal for (7)" in text
-    assert soup.select_one("section.missing details") is not None and "open" not in soup.select_one("section.missing details").attrs
+    assert (
+        soup.select_one("section.missing details") is not None
+        and "open" not in soup.select_one("section.missing details").attrs
+    )
     assert soup.find("img") is None
     assert soup.select("section.indicator-table table") == []
     quarterly_text = _soup(quarterly / "766" / "2025K1" / "kvartal" / "briefs" / "community.html").get_text()
@@ -126,17 +147,30 @@ def test_overview_gathers_the_themes_that_have_figures(quarterly):
 
 
 def _digests(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--cadence", "kvartal", "--period", "2025K5"],
-     "error: --period 2025K5: '2025K5' is not a quarter like 2025K1 (K1-K4) for --cadence kvartal"),
-    (["--cadence", "kvartal", "--period", "2026K1"],
-     "error: --period 2026K1: no population data for it; periods on disk for --cadence kvartal run 2021K4 to 2025K1"),
-    (["--cadence", "aar", "--period", "2024K1"],
-     "error: --period 2024K1: '2024K1' is not a year like 2024 for --cadence aar"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--cadence", "kvartal", "--period", "2025K5"],
+            "error: --period 2025K5: '2025K5' is not a quarter like 2025K1 (K1-K4) for --cadence kvartal",
+        ),
+        (
+            ["--cadence", "kvartal", "--period", "2026K1"],
+            "error: --period 2026K1: no population data for it; periods on disk for --cadence kvartal run 2021K4 to 2025K1",
+        ),
+        (
+            ["--cadence", "aar", "--period", "2024K1"],
+            "error: --period 2024K1: '2024K1' is not a year like 2024 for --cadence aar",
+        ),
+    ],
+)
 def test_bad_period_gets_one_line_and_changes_nothing(quarterly, args, message):
     before = _digests(quarterly)
     done = workbook("run", *args, "--outputs", str(quarterly))
@@ -158,8 +192,26 @@ def test_missing_table_gets_one_line(tmp_path):
 def test_papermill_with_a_numeric_period_runs_the_notebook(tmp_path):
     output = tmp_path / "growth-2023.ipynb"
     done = subprocess.run(
-        [sys.executable, "-m", "papermill", "notebooks/growth.ipynb", str(output), "-p", "cadence", "aar",
-         "-p", "period", "2023", "--kernel", "python3"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            "notebooks/growth.ipynb",
+            str(output),
+            "-p",
+            "cadence",
+            "aar",
+            "-p",
+            "period",
+            "2023",
+            "--kernel",
+            "python3",
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     notebook = nbformat.read(output, as_version=4)
     html = "".join(o.get("data", {}).get("text/html", "") for c in notebook.cells for o in c.get("outputs", []))

@@ -21,6 +21,8 @@ from analysis.paths import SNAPSHOT_DIR
 
 from conftest import copy_project
 
+pytestmark = pytest.mark.e2e  # real runs in processes: `make test-fast` leaves them out
+
 FOLK1AM = SNAPSHOT_DIR / "statbank" / "FOLK1AM.csv"
 RUNS = """cadences:
   kvartal:
@@ -45,8 +47,9 @@ def workbook(project: Path, *args: str, env: dict | None = None, wait: bool = Tr
     command = [sys.executable, "-m", "analysis", *args]
     environment = {**os.environ, "WORKBOOK_ROOT": str(project), **(env or {})}
     if not wait:
-        return subprocess.Popen(command, cwd=project, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+        return subprocess.Popen(
+            command, cwd=project, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
     return subprocess.run(command, cwd=project, env=environment, capture_output=True, text=True, timeout=600)
 
 
@@ -85,7 +88,9 @@ def test_a_truncated_table_is_one_line_and_the_briefs_stay(published, tmp_path):
     (data / "statbank/FOLK1AM.csv").write_bytes(cut[: cut.rindex(b"\r\n") + 2])
     done = workbook(published, "run", "--cadence", "kvartal", "--period", "2025K1", "--data", str(data))
     assert done.returncode == 2
-    assert "no population for kommune 766 on the reference day of 2025K1; is the file complete?" in one_line(done.stderr)
+    assert "no population for kommune 766 on the reference day of 2025K1; is the file complete?" in one_line(
+        done.stderr
+    )
     assert briefs(published) == before and manifest_matches_briefs(published)
 
 
@@ -110,7 +115,10 @@ def test_faults_around_a_run_leave_a_whole_published_run(published, tmp_path, fa
     if fault == "corrupt processed parquet":
         assert "ingest: rebuilt" in done.stderr
     if fault == "corrupt previous manifest":
-        assert "previous run outputs/766/2024K4/kvartal: its manifest.json cannot be read; not compared with" in done.stderr
+        assert (
+            "previous run outputs/766/2024K4/kvartal: its manifest.json cannot be read; not compared with"
+            in done.stderr
+        )
         shutil.rmtree(published / "outputs/766/2024K4")
 
 
@@ -124,8 +132,9 @@ def test_an_ingest_killed_halfway_leaves_the_processed_data_as_it_was(published,
         (other / name).symlink_to(SNAPSHOT_DIR / name)
     for name in ("FLY66.csv.gz", "RAS200.csv"):
         (other / "statbank" / name).symlink_to(SNAPSHOT_DIR / "statbank" / name)
-    (other / "statbank/FOLK1AM.csv").write_bytes(FOLK1AM.read_bytes().replace(b"Hedensted;2025M01;48167",
-                                                                             b"Hedensted;2025M01;50000"))
+    (other / "statbank/FOLK1AM.csv").write_bytes(
+        FOLK1AM.read_bytes().replace(b"Hedensted;2025M01;48167", b"Hedensted;2025M01;50000")
+    )
     current = os.readlink(published / "data/processed/current")
     killed = workbook(published, "ingest", "--data", str(other), env={"WORKBOOK_FAULT": "ingest-written"})
     assert killed.returncode == -9
@@ -145,8 +154,16 @@ def test_an_ingest_killed_halfway_leaves_the_processed_data_as_it_was(published,
 
 def test_a_run_killed_at_the_swap_leaves_the_published_run_and_is_cleaned_after(published):
     before = briefs(published)
-    killed = workbook(published, "run", "--cadence", "kvartal", "--period", "2025K1", "--force",
-                      env={"WORKBOOK_FAULT": "publish-before-swap"})
+    killed = workbook(
+        published,
+        "run",
+        "--cadence",
+        "kvartal",
+        "--period",
+        "2025K1",
+        "--force",
+        env={"WORKBOOK_FAULT": "publish-before-swap"},
+    )
     assert killed.returncode == -9
     assert briefs(published) == before and manifest_matches_briefs(published)
     runs = published / "outputs/766/2025K1/.runs"
@@ -204,7 +221,10 @@ def smtp_server(tmp_path):
     inbox = Slow()
     controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True)
     controller.start()
-    yield inbox, {"WORKBOOK_SMTP_HOST": "127.0.0.1", "WORKBOOK_SMTP_PORT": str(port), "WORKBOOK_SMTP_CAFILE": str(cafile)}
+    yield (
+        inbox,
+        {"WORKBOOK_SMTP_HOST": "127.0.0.1", "WORKBOOK_SMTP_PORT": str(port), "WORKBOOK_SMTP_CAFILE": str(cafile)},
+    )
     controller.stop()
 
 
@@ -212,8 +232,10 @@ def test_mail_is_never_sent_twice(published, smtp_server):
     inbox, env = smtp_server
     ledger = published / "outputs/mail-ledger.jsonl"
     ledger.unlink(missing_ok=True)
-    first, second = (workbook(published, "mail", "--run", "outputs/766/2025K1/kvartal", "--send", env=env, wait=False)
-                     for _ in range(2))
+    first, second = (
+        workbook(published, "mail", "--run", "outputs/766/2025K1/kvartal", "--send", env=env, wait=False)
+        for _ in range(2)
+    )
     outs = [p.communicate(timeout=300) for p in (first, second)]
     codes = sorted(p.returncode for p in (first, second))
     assert codes == [0, 2], outs
@@ -248,7 +270,9 @@ def test_a_tampered_manifest_cannot_attach_a_file_outside_the_run(published, tmp
     (run / "manifest.json").write_text(json.dumps(manifest))
     done = workbook(published, "mail", "--run", str(run))
     assert done.returncode == 2
-    assert "manifest.json names '../../etc/os-release' as a brief; a brief must be a file in briefs/" in one_line(done.stderr)
+    assert "manifest.json names '../../etc/os-release' as a brief; a brief must be a file in briefs/" in one_line(
+        done.stderr
+    )
 
 
 # --- 5. A bad body never becomes the current raw version -------------------------------
@@ -276,7 +300,7 @@ def _body_server(bodies: list[tuple[int, bytes, dict]]):
             self.end_headers()
             if headers.get("slow"):
                 for i in range(0, len(body), 2000):
-                    self.wfile.write(body[i:i + 2000])
+                    self.wfile.write(body[i : i + 2000])
                     self.wfile.flush()
                     time.sleep(0.05)
             else:
@@ -302,13 +326,24 @@ HALF = GOOD[: GOOD.rindex(b"\r\n", 0, len(GOOD) // 2) + 2]  # cut at a line end:
 HALF_LINES = HALF.count(b"\r\n") - 1
 
 
-@pytest.mark.parametrize(("body", "headers", "message"), [
-    (HALF, {}, f"the CSV has {HALF_LINES:,} data lines; the request asks for exactly 4,410"),
-    (GOOD + GOOD.split(b"\r\n", 2)[1] + b"\r\n", {}, "the CSV has 4,411 data lines; the request asks for exactly 4,410"),
-    (GOOD.replace(b"Hedensted;2025M01;48167", b"Hedensted;2025M01;-48167"), {}, "a count cannot be negative"),
-    (GOOD, {"slow": "1"}, "took more than 1 s in all; the answer is refused"),
-    (GOOD, {"Location": "http://elsewhere.invalid/data"}, "a redirect to http://elsewhere.invalid/data; the workbook follows no redirect"),
-])
+@pytest.mark.parametrize(
+    ("body", "headers", "message"),
+    [
+        (HALF, {}, f"the CSV has {HALF_LINES:,} data lines; the request asks for exactly 4,410"),
+        (
+            GOOD + GOOD.split(b"\r\n", 2)[1] + b"\r\n",
+            {},
+            "the CSV has 4,411 data lines; the request asks for exactly 4,410",
+        ),
+        (GOOD.replace(b"Hedensted;2025M01;48167", b"Hedensted;2025M01;-48167"), {}, "a count cannot be negative"),
+        (GOOD, {"slow": "1"}, "took more than 1 s in all; the answer is refused"),
+        (
+            GOOD,
+            {"Location": "http://elsewhere.invalid/data"},
+            "a redirect to http://elsewhere.invalid/data; the workbook follows no redirect",
+        ),
+    ],
+)
 def test_a_bad_body_never_becomes_the_current_version(tmp_path, body, headers, message):
     from analysis.fetch import fetch_online, load_queries
     from analysis.sources.classification import read_komgrp
@@ -352,7 +387,9 @@ def test_fetch_from_a_snapshot_checks_content_not_only_checksums(tmp_path):
     bad = GOOD.replace(b"Hedensted;2025M01;48167", b"Hedensted;2025M01;-48167")
     (snapshot / "statbank/FOLK1AM.csv").chmod(0o644)
     (snapshot / "statbank/FOLK1AM.csv").write_bytes(bad)
-    sums = (snapshot / "SHA256SUMS").read_text().replace(hashlib.sha256(GOOD).hexdigest(), hashlib.sha256(bad).hexdigest())
+    sums = (
+        (snapshot / "SHA256SUMS").read_text().replace(hashlib.sha256(GOOD).hexdigest(), hashlib.sha256(bad).hexdigest())
+    )
     (snapshot / "SHA256SUMS").chmod(0o644)
     (snapshot / "SHA256SUMS").write_text(sums)
     outcomes = {o.name: o for o in fetch_offline(snapshot, tmp_path / "raw", log=lambda _m: None)}
@@ -383,17 +420,32 @@ def test_rollback_makes_the_previous_version_current(tmp_path):
 
 
 MANUAL = {
-    "a ';' in a text": ("kvalitativ.csv", "period;theme;committee;author;text\n2025K1;growth;;udvalg;Godt; men dyrt\n",
-                        "kvalitativ.csv line 2: 6 fields; expected 5 (a ';' inside a text must be in double quotes)"),
-    "an enormous CO2 figure": ("co2.csv", "indicator;kommune;period;value\nco2_emissions;766;2024;" + "9" * 401 + "\n",
-                               "co2.csv line 2, column value: '" + "9" * 30 + "'; expected a number"),
-    "CO2 out of range": ("co2.csv", "indicator;kommune;period;value\nco2_emissions;766;2024;90000000\n",
-                         "co2.csv line 2, column value: 90000000 is out of range; expected 0 to 5.000.000"),
-    "a thousands separator": ("count.csv", "indicator;kommune;period;value\ncomplaints;766;2024;12.345\n",
-                              "count.csv line 2, column value: '12.345' is ambiguous: write 12345 for a whole number "
-                              "(no thousands separator), or 12,345 for a decimal"),
-    "a period in the future": ("count.csv", "indicator;kommune;period;value\ncomplaints;766;2099;12\n",
-                               "count.csv line 2, column period: 2099 has not begun yet"),
+    "a ';' in a text": (
+        "kvalitativ.csv",
+        "period;theme;committee;author;text\n2025K1;growth;;udvalg;Godt; men dyrt\n",
+        "kvalitativ.csv line 2: 6 fields; expected 5 (a ';' inside a text must be in double quotes)",
+    ),
+    "an enormous CO2 figure": (
+        "co2.csv",
+        "indicator;kommune;period;value\nco2_emissions;766;2024;" + "9" * 401 + "\n",
+        "co2.csv line 2, column value: '" + "9" * 30 + "'; expected a number",
+    ),
+    "CO2 out of range": (
+        "co2.csv",
+        "indicator;kommune;period;value\nco2_emissions;766;2024;90000000\n",
+        "co2.csv line 2, column value: 90000000 is out of range; expected 0 to 5.000.000",
+    ),
+    "a thousands separator": (
+        "count.csv",
+        "indicator;kommune;period;value\ncomplaints;766;2024;12.345\n",
+        "count.csv line 2, column value: '12.345' is ambiguous: write 12345 for a whole number "
+        "(no thousands separator), or 12,345 for a decimal",
+    ),
+    "a period in the future": (
+        "count.csv",
+        "indicator;kommune;period;value\ncomplaints;766;2099;12\n",
+        "count.csv line 2, column period: 2099 has not begun yet",
+    ),
 }
 
 
@@ -431,16 +483,23 @@ def test_a_manual_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path
     with (data / "manual/count.csv").open("w") as handle:
         handle.write("indicator;kommune;period;value\n")
         handle.write("complaints;766;2024;1\n" * (MAX_BYTES // 20))
-    assert _check(data) == [f"{data / 'manual/count.csv'}: 5 MB; a manual file may be at most 5 MB (see data/raw/manual/README.md)"]
+    assert _check(data) == [
+        f"{data / 'manual/count.csv'}: 5 MB; a manual file may be at most 5 MB (see data/raw/manual/README.md)"
+    ]
 
 
 RECIPIENTS = {
     "not a mapping": ("- a\n- b\n", "recipients.local.yml: top level: Input should be a valid dictionary"),
     "unknown key": ("senders: x@kommune.dk\n", "recipients.local.yml: top level: unknown key 'senders'"),
-    "an address with a line break": ('recipients:\n  vtf: ["vtf@kommune.dk\\r\\nBcc: x@evil.example"]\n',
-                                     "recipients.local.yml: recipients: Value error, 'vtf@kommune.dk"),
+    "an address with a line break": (
+        'recipients:\n  vtf: ["vtf@kommune.dk\\r\\nBcc: x@evil.example"]\n',
+        "recipients.local.yml: recipients: Value error, 'vtf@kommune.dk",
+    ),
     "not an address": ("recipients:\n  vtf: [udvalget]\n", "'udvalget' is not a mail address like navn@kommune.dk"),
-    "a list of lists": ("recipients:\n  vtf: [[a@b.dk]]\n", "recipients.local.yml: recipients.vtf[0]: Input should be a valid string"),
+    "a list of lists": (
+        "recipients:\n  vtf: [[a@b.dk]]\n",
+        "recipients.local.yml: recipients.vtf[0]: Input should be a valid string",
+    ),
     "a bad group": ("recipients:\n  Teknik Udvalg: [a@b.dk]\n", "group 'Teknik Udvalg': expected a lower-case id"),
     "invalid yaml": ("recipients: [\n", "recipients.local.yml line 2, column 1: invalid YAML"),
     "a number for the sender": ("sender: 42\n", "recipients.local.yml: sender: Input should be a valid string"),
@@ -472,10 +531,13 @@ def test_an_address_with_a_line_break_in_the_environment_is_refused(monkeypatch)
         recipients()
 
 
-@pytest.mark.parametrize(("args", "expected"), [
-    (["run", "--cadence", "kvartal", "--jobs", "-1"], "argument --jobs: -1: expected 1 or more"),
-    (["run", "--cadence", "kvartal", "--jobs", "mange"], "argument --jobs: 'mange' is not a whole number"),
-])
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["run", "--cadence", "kvartal", "--jobs", "-1"], "argument --jobs: -1: expected 1 or more"),
+        (["run", "--cadence", "kvartal", "--jobs", "mange"], "argument --jobs: 'mange' is not a whole number"),
+    ],
+)
 def test_bad_options_are_one_line(capsys, args, expected):
     from analysis import cli
 
@@ -538,12 +600,20 @@ def test_the_reuse_key_includes_package_versions(tmp_path):
 
 def test_the_next_run_cleans_what_a_killed_run_left_in_tmpdir(published, tmp_path):
     import signal
-
     import tempfile
 
     tmpdir = Path(tempfile.mkdtemp(prefix="tmp", dir="/tmp"))  # short, so the kernels' sockets go in it
-    running = workbook(published, "run", "--cadence", "kvartal", "--period", "2025K1", "--force",
-                       env={"TMPDIR": str(tmpdir)}, wait=False)
+    running = workbook(
+        published,
+        "run",
+        "--cadence",
+        "kvartal",
+        "--period",
+        "2025K1",
+        "--force",
+        env={"TMPDIR": str(tmpdir)},
+        wait=False,
+    )
     deadline = time.monotonic() + 60
     found = []
     while not found and time.monotonic() < deadline:

@@ -41,7 +41,9 @@ class Recorded(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         query = parse_qs(url.query)
         if url.path == "/v1/tables":
-            return self._send(200, (RECORDED / "tables_all_da_2025-09-06.json").read_bytes(), "text/json; charset=utf-8")
+            return self._send(
+                200, (RECORDED / "tables_all_da_2025-09-06.json").read_bytes(), "text/json; charset=utf-8"
+            )
         if url.path == "/v1/tableinfo" and query.get("id") == ["STRAF42"]:
             return self._send(200, (RECORDED / "tableinfo_STRAF42_da.json").read_bytes(), "text/json; charset=utf-8")
         return self._send(404, b"Tabellen findes ikke", "text/plain")
@@ -86,8 +88,15 @@ def client(server) -> StatbankClient:
 def test_full_path_writes_an_immutable_version_with_its_sidecar(server, tmp_path):
     outcomes = fetch_online([STRAF42], client(server), tmp_path, log=lambda _m: None)
     assert [o.status for o in outcomes] == ["new"]
-    assert server.requests == [{"table": "STRAF42", "lang": "da", "format": "CSV", "valuePresentation": "Default",
-                                "variables": [{"code": "HERKOMST1", "values": ["00"]}, {"code": "Tid", "values": ["2023"]}]}]
+    assert server.requests == [
+        {
+            "table": "STRAF42",
+            "lang": "da",
+            "format": "CSV",
+            "valuePresentation": "Default",
+            "variables": [{"code": "HERKOMST1", "values": ["00"]}, {"code": "Tid", "values": ["2023"]}],
+        }
+    ]
     link = tmp_path / "statbank" / "STRAF42.csv"
     assert link.is_symlink() and link.read_bytes() == CSV_BODY
     version = link.resolve()
@@ -109,14 +118,17 @@ def test_5xx_answers_are_retried(server, tmp_path):
     assert len(server.requests) == 3
 
 
-@pytest.mark.parametrize(("plan", "message"), [
-    (["500"] * 3, "/v1/data answered 500: Internal Server Error (after 3 tries)"),
-    (["timeout"] * 3, "Read timed out"),
-    (["reset"] * 3, "could not be reached"),
-    (["truncated"], "the CSV is truncated (its last line is incomplete); the file on disk is kept"),
-    (["html"], "the answer is an HTML page, not CSV"),
-    (["wrong-header"], "the CSV header is 'HERKOMST2;TID;INDHOLD'; expected 'HERKOMST1;TID;INDHOLD'"),
-])
+@pytest.mark.parametrize(
+    ("plan", "message"),
+    [
+        (["500"] * 3, "/v1/data answered 500: Internal Server Error (after 3 tries)"),
+        (["timeout"] * 3, "Read timed out"),
+        (["reset"] * 3, "could not be reached"),
+        (["truncated"], "the CSV is truncated (its last line is incomplete); the file on disk is kept"),
+        (["html"], "the answer is an HTML page, not CSV"),
+        (["wrong-header"], "the CSV header is 'HERKOMST2;TID;INDHOLD'; expected 'HERKOMST1;TID;INDHOLD'"),
+    ],
+)
 def test_a_bad_answer_never_replaces_a_good_file(server, tmp_path, plan, message):
     assert fetch_online([STRAF42], client(server), tmp_path, log=lambda _m: None)[0].status == "new"
     good = (tmp_path / "statbank" / "STRAF42.csv").resolve()
@@ -140,8 +152,10 @@ def test_one_failing_table_does_not_stop_the_others(server, tmp_path):
 def test_a_query_is_checked_against_tableinfo_before_data_is_asked_for(server, tmp_path):
     wrong = Query("STRAF42", "STRAF42", {"national oprindelse": ["99"], "tid": ["2023"]})
     outcome = fetch_online([wrong], client(server), tmp_path, log=lambda _m: None)[0]
-    assert outcome.detail.startswith("params/queries.yml: STRAF42: table STRAF42: variable HERKOMST1 (national oprindelse) "
-                                     "has no value '99'; it has 00, 80, 81")
+    assert outcome.detail.startswith(
+        "params/queries.yml: STRAF42: table STRAF42: variable HERKOMST1 (national oprindelse) "
+        "has no value '99'; it has 00, 80, 81"
+    )
     assert server.requests == []
 
 
@@ -157,6 +171,7 @@ def test_queries_name_variables_the_catalogue_lists():
         assert set(query.variables) <= set(catalogue[query.table]["variables"]), query.name
 
 
+@pytest.mark.e2e
 def test_offline_import_checks_every_file_and_feeds_ingest(tmp_path):
     raw = tmp_path / "raw"
     outcomes = fetch_offline(SNAPSHOT_DIR, raw, log=lambda _m: None)
@@ -172,7 +187,10 @@ def test_offline_import_checks_every_file_and_feeds_ingest(tmp_path):
         handle.write(b"Hedensted;2022;99,9\r\n")
     outcomes = {o.name: o for o in fetch_offline(tampered, tmp_path / "raw2", log=lambda _m: None)}
     assert outcomes["RAS200"].status == "failed"
-    assert "statbank/RAS200.csv: sha256" in outcomes["RAS200"].detail and "does not match SHA256SUMS" in outcomes["RAS200"].detail
+    assert (
+        "statbank/RAS200.csv: sha256" in outcomes["RAS200"].detail
+        and "does not match SHA256SUMS" in outcomes["RAS200"].detail
+    )
     assert outcomes["FOLK1AM"].status == "new"
 
 
@@ -181,6 +199,7 @@ def test_unknown_snapshot_folder(tmp_path):
         fetch_offline(tmp_path, tmp_path / "raw")
 
 
+@pytest.mark.e2e
 def test_offline_fetch_check_and_run_from_the_command_line(tmp_path):
     import os
     import subprocess
@@ -192,8 +211,9 @@ def test_offline_fetch_check_and_run_from_the_command_line(tmp_path):
     env = {**os.environ, "WORKBOOK_ROOT": str(project)}
 
     def workbook(*args):
-        return subprocess.run([sys.executable, "-m", "analysis", *args], cwd=project, env=env, capture_output=True,
-                              text=True, timeout=600)
+        return subprocess.run(
+            [sys.executable, "-m", "analysis", *args], cwd=project, env=env, capture_output=True, text=True, timeout=600
+        )
 
     fetched = workbook("fetch", "--from", "../shared/data")
     assert fetched.returncode == 0, fetched.stderr
@@ -214,6 +234,7 @@ def test_offline_fetch_check_and_run_from_the_command_line(tmp_path):
     assert (project / "data/raw/statbank/FOLK1AM.csv").resolve().name.startswith("FOLK1AM-dfb09b8848f5")
 
 
+@pytest.mark.e2e
 def test_the_brief_says_what_changed_since_the_previous_brief(tmp_path):
     """A first FOLK1AM download up to 2024M12 with a provisional October figure, then the full table."""
     import os
@@ -223,6 +244,7 @@ def test_the_brief_says_what_changed_since_the_previous_brief(tmp_path):
     from bs4 import BeautifulSoup
 
     from analysis.fetch import store
+
     from conftest import copy_project
 
     project = copy_project(tmp_path)
@@ -235,11 +257,23 @@ def test_the_brief_says_what_changed_since_the_previous_brief(tmp_path):
     store(b"\r\n".join(early), "FOLK1AM.csv", folder, {"note": "first download"})
 
     def run(period):
-        done = subprocess.run([sys.executable, "-m", "analysis", "run", "--cadence", "kvartal", "--period", period,
-                               "--only", "growth"], cwd=project, env=env, capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            [sys.executable, "-m", "analysis", "run", "--cadence", "kvartal", "--period", period, "--only", "growth"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert done.returncode == 0, done.stderr
-        return BeautifulSoup((project / f"outputs/766/{period}/kvartal/briefs/growth.html").read_text(encoding="utf-8"),
-                             "html.parser").select_one("section.changes").get_text(" ", strip=True)
+        return (
+            BeautifulSoup(
+                (project / f"outputs/766/{period}/kvartal/briefs/growth.html").read_text(encoding="utf-8"),
+                "html.parser",
+            )
+            .select_one("section.changes")
+            .get_text(" ", strip=True)
+        )
 
     assert "Der er ingen tidligere brief" in run("2024K4")
     store(full, "FOLK1AM.csv", folder, {"note": "second download"})
@@ -263,6 +297,7 @@ def _alone(tmp_path):
     return copy
 
 
+@pytest.mark.e2e
 def test_a_clone_alone_fetches_what_it_needs_and_makes_the_briefs(tmp_path):
     """`make briefs` on a fresh clone with a network: the run fetches the tables first. The Statbank
     API is the local one, serving the snapshot's real FOLK1AM and RAS200 (and TEST DATA for FLY66);
@@ -276,10 +311,31 @@ def test_a_clone_alone_fetches_what_it_needs_and_makes_the_briefs(tmp_path):
 
     project = _alone(tmp_path)
     with serve(fly66_years=(2024, 2024)) as api:
-        env = {**os.environ, "WORKBOOK_ROOT": str(project), "WORKBOOK_STATBANK_URL": api.url,
-               "WORKBOOK_DOWNLOAD_MIRROR": api.mirror}
-        done = subprocess.run([sys_executable(), "-m", "analysis", "run", "--cadence", "kvartal", "--period", "latest",
-                               "--only", "growth"], cwd=project, env=env, capture_output=True, text=True, timeout=600)
+        env = {
+            **os.environ,
+            "WORKBOOK_ROOT": str(project),
+            "WORKBOOK_STATBANK_URL": api.url,
+            "WORKBOOK_DOWNLOAD_MIRROR": api.mirror,
+        }
+        done = subprocess.run(
+            [
+                sys_executable(),
+                "-m",
+                "analysis",
+                "run",
+                "--cadence",
+                "kvartal",
+                "--period",
+                "latest",
+                "--only",
+                "growth",
+            ],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert done.returncode == 0, done.stderr
         assert sorted({r["table"] for r in api.requests}) == ["FLY66", "FOLK1AM", "RAS200"]
     assert "fetch: FOLK1AM, FLY66, RAS200, INDBYGGERE, AREAL, KOMGRP not on disk; fetching them first" in done.stderr
@@ -289,15 +345,26 @@ def test_a_clone_alone_fetches_what_it_needs_and_makes_the_briefs(tmp_path):
     assert komgrp.read_bytes() == (SNAPSHOT_DIR / "classifications/komgrp.csv").read_bytes()
 
 
+@pytest.mark.e2e
 def test_a_clone_alone_without_a_network_says_where_data_must_come_from(tmp_path):
     import os
     import subprocess
 
     project = _alone(tmp_path)
-    env = {**os.environ, "WORKBOOK_ROOT": str(project), "WORKBOOK_STATBANK_URL": "http://127.0.0.1:9/v1",
-           "WORKBOOK_DOWNLOAD_MIRROR": "http://127.0.0.1:9/raw"}
-    done = subprocess.run([sys_executable(), "-m", "analysis", "run", "--cadence", "kvartal"], cwd=project, env=env,
-                          capture_output=True, text=True, timeout=600)
+    env = {
+        **os.environ,
+        "WORKBOOK_ROOT": str(project),
+        "WORKBOOK_STATBANK_URL": "http://127.0.0.1:9/v1",
+        "WORKBOOK_DOWNLOAD_MIRROR": "http://127.0.0.1:9/raw",
+    }
+    done = subprocess.run(
+        [sys_executable(), "-m", "analysis", "run", "--cadence", "kvartal"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 2
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("error: table FOLK1AM is missing from data/raw/ or ../shared/data/ and could not be fetched")
@@ -305,6 +372,7 @@ def test_a_clone_alone_without_a_network_says_where_data_must_come_from(tmp_path
     assert not (project / "outputs" / "766" / "2025K1").exists()
 
 
+@pytest.mark.e2e
 def test_run_with_fetch_fetches_first_and_without_a_network_runs_on_what_is_on_disk(tmp_path):
     import os
     import subprocess
@@ -315,14 +383,26 @@ def test_run_with_fetch_fetches_first_and_without_a_network_runs_on_what_is_on_d
     project = copy_project(tmp_path)
     with serve(fly66_years=(2024, 2024)) as api:
         env = {**os.environ, "WORKBOOK_ROOT": str(project), "WORKBOOK_STATBANK_URL": api.url}
-        done = subprocess.run([sys_executable(), "-m", "analysis", "run", "--fetch", "--cadence", "kvartal", "--only",
-                               "growth"], cwd=project, env=env, capture_output=True, text=True, timeout=900)
+        done = subprocess.run(
+            [sys_executable(), "-m", "analysis", "run", "--fetch", "--cadence", "kvartal", "--only", "growth"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
     assert done.returncode == 0, done.stderr
     assert "FOLK1AM: new version" in done.stderr and "published outputs/766/2025K1/kvartal" in done.stderr
     assert (project / "data/raw/statbank/FAM44N.csv").is_symlink()
     offline = {**os.environ, "WORKBOOK_ROOT": str(project), "WORKBOOK_STATBANK_URL": "http://127.0.0.1:9/v1"}
-    again = subprocess.run([sys_executable(), "-m", "analysis", "run", "--fetch", "--cadence", "kvartal", "--only",
-                            "growth", "--force"], cwd=project, env=offline, capture_output=True, text=True, timeout=900)
+    again = subprocess.run(
+        [sys_executable(), "-m", "analysis", "run", "--fetch", "--cadence", "kvartal", "--only", "growth", "--force"],
+        cwd=project,
+        env=offline,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert again.returncode == 0, again.stderr
     said = [line for line in again.stderr.splitlines() if line.startswith("fetch:")]
     assert len(said) == 1 and "running on the data on disk" in said[0] and "Connection refused" in said[0]
@@ -344,6 +424,7 @@ def _query(name: str):
     return next(q for q in load_queries() if q.name == name)
 
 
+@pytest.mark.e2e
 def test_large_queries_are_split_by_period_and_dst_refuses_what_it_refuses():
     """FLY66 at 18-36 since 2017 is 1,459,808 cells: two CSV requests of at most 1,000,000. The local
     API answers as DST does: one CSV request for all of it gets REQUEST-LIMIT, and BULK that leaves
@@ -364,13 +445,17 @@ def test_large_queries_are_split_by_period_and_dst_refuses_what_it_refuses():
         assert periods == [str(y) for y in range(2017, 2025)]
         assert [v["id"] for v in planned.variables] == ["TILKOMMUNE", "FRAKOMMUNE", "ALDER", "Tid"]  # KØN summed
 
-        whole = {**planned.bodies[0], "variables": [*planned.bodies[0]["variables"][:3], planned.bodies[0]["variables"][3] | {
-            "values": periods}]}
+        whole = {
+            **planned.bodies[0],
+            "variables": [*planned.bodies[0]["variables"][:3], planned.bodies[0]["variables"][3] | {"values": periods}],
+        }
         refused = http.post(f"{api.url}/data", json=whole, timeout=30)
         assert refused.status_code == 400 and refused.json()["errorTypeCode"] == "REQUEST-LIMIT"
         bulk = http.post(f"{api.url}/data", json={**whole, "format": "BULK"}, timeout=30)
         assert bulk.status_code == 400 and bulk.json() == {
-            "errorTypeCode": "EXTRACT-NOTALLOWED", "message": "Der skal vælges værdier for variabel: køn"}
+            "errorTypeCode": "EXTRACT-NOTALLOWED",
+            "message": "Der skal vælges værdier for variabel: køn",
+        }
         assert len(api.requests) == 2  # the plan itself sent nothing
 
         # One period over the limit needs BULK, and BULK needs every variable named.
@@ -379,8 +464,11 @@ def test_large_queries_are_split_by_period_and_dst_refuses_what_it_refuses():
         for variable in huge["variables"]:
             if variable["id"] == "ALDER":
                 variable["values"] = [{"id": str(i), "text": f"{i} år"} for i in range(5000)]
-        with pytest.raises(WorkbookError, match=r"params/queries.yml: BY2: table BY2: 17,640,000 cells need format BULK, "
-                                                r"which sums nothing: name the values of KØN \(køn\)"):
+        with pytest.raises(
+            WorkbookError,
+            match=r"params/queries.yml: BY2: table BY2: 17,640,000 cells need format BULK, "
+            r"which sums nothing: name the values of KØN \(køn\)",
+        ):
             api_client.plan(by2, huge, _municipalities())
         named = Query("BY2", "BY2", {**by2.variables, "køn": "*"})
         assert [b["format"] for b in api_client.plan(named, huge, _municipalities()).bodies] == ["BULK"]
@@ -391,12 +479,14 @@ def test_a_value_the_table_lacks_names_the_table_variable_and_value():
 
     with serve_api() as api:
         api_client = StatbankClient(api.url, retries=0, backoff=0)
-        wrong = Query("ERHV2", "ERHV2", {"område": "kommuner", "branche (DB07 10-grp)": ["TOT"], "enhed": ["JOB"],
-                                         "tid": "*"})
+        wrong = Query(
+            "ERHV2", "ERHV2", {"område": "kommuner", "branche (DB07 10-grp)": ["TOT"], "enhed": ["JOB"], "tid": "*"}
+        )
         with pytest.raises(WorkbookError) as caught:
             api_client.plan(wrong, api_client.tableinfo("ERHV2"), _municipalities())
-    assert str(caught.value) == ("params/queries.yml: ERHV2: table ERHV2: variable ENHED (enhed) has no value 'JOB'; "
-                                 "it has ARBSTED, ANSATTE")
+    assert str(caught.value) == (
+        "params/queries.yml: ERHV2: table ERHV2: variable ENHED (enhed) has no value 'JOB'; it has ARBSTED, ANSATTE"
+    )
     assert api.requests == []
 
 

@@ -33,11 +33,14 @@ def test_periods_and_labels():
     assert date_label(dt.date(2025, 1, 1)) == "1. januar 2025"
 
 
-@pytest.mark.parametrize(("text", "cadence", "message"), [
-    ("2025K5", "kvartal", "--period 2025K5: '2025K5' is not a quarter like 2025K1 (K1-K4) for --cadence kvartal"),
-    ("2024", "kvartal", "--period 2024: '2024' is not a quarter like 2025K1 (K1-K4) for --cadence kvartal"),
-    ("2025K1", "aar", "--period 2025K1: '2025K1' is not a year like 2024 for --cadence aar"),
-])
+@pytest.mark.parametrize(
+    ("text", "cadence", "message"),
+    [
+        ("2025K5", "kvartal", "--period 2025K5: '2025K5' is not a quarter like 2025K1 (K1-K4) for --cadence kvartal"),
+        ("2024", "kvartal", "--period 2024: '2024' is not a quarter like 2025K1 (K1-K4) for --cadence kvartal"),
+        ("2025K1", "aar", "--period 2025K1: '2025K1' is not a year like 2024 for --cadence aar"),
+    ],
+)
 def test_wrong_period_for_cadence(text, cadence, message):
     with pytest.raises(WorkbookError) as caught:
         cadence_period(text, cadence)

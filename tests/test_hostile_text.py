@@ -6,9 +6,12 @@ import os
 import subprocess
 import sys
 
+import pytest
 from bs4 import BeautifulSoup
 
 from conftest import copy_project
+
+pytestmark = pytest.mark.e2e  # real runs in processes: `make test-fast` leaves them out
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -16,17 +19,40 @@ HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 def test_hostile_names_in_params_and_files_are_escaped_in_the_brief(tmp_path):
     project = copy_project(tmp_path)
     registry = project / "params" / "indicators.yml"
-    registry.write_text(registry.read_text(encoding="utf-8").replace(
-        "    name: Folketal\n", f"    name: 'Folketal {HOSTILE}'\n"), encoding="utf-8")
+    registry.write_text(
+        registry.read_text(encoding="utf-8").replace("    name: Folketal\n", f"    name: 'Folketal {HOSTILE}'\n"),
+        encoding="utf-8",
+    )
     strategy = project / "params" / "strategy.yml"
-    strategy.write_text(strategy.read_text(encoding="utf-8").replace(
-        "kommune_name: Hedensted Kommune", f"kommune_name: 'Hedensted Kommune {HOSTILE}'"), encoding="utf-8")
+    strategy.write_text(
+        strategy.read_text(encoding="utf-8").replace(
+            "kommune_name: Hedensted Kommune", f"kommune_name: 'Hedensted Kommune {HOSTILE}'"
+        ),
+        encoding="utf-8",
+    )
     (project / "data/raw/manual/kvalitativ.csv").write_text(
         f'period;theme;committee;author;text\n2025K1;growth;vtf;analytiker;"Bemærk {HOSTILE.replace(chr(34), chr(34) * 2)}"\n',
-        encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "analysis", "run", "--cadence", "kvartal", "--only", "growth",
-                           "--outputs", str(tmp_path / "out")], cwd=project, env={**os.environ, "WORKBOOK_ROOT": str(project)},
-                          capture_output=True, text=True, timeout=600)
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analysis",
+            "run",
+            "--cadence",
+            "kvartal",
+            "--only",
+            "growth",
+            "--outputs",
+            str(tmp_path / "out"),
+        ],
+        cwd=project,
+        env={**os.environ, "WORKBOOK_ROOT": str(project)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     html = (tmp_path / "out/766/2025K1/kvartal/briefs/growth.html").read_text(encoding="utf-8")
     soup = BeautifulSoup(html, "html.parser")
@@ -37,9 +63,14 @@ def test_hostile_names_in_params_and_files_are_escaped_in_the_brief(tmp_path):
     assert f"Folketal {HOSTILE}" in text
     assert f"Hedensted Kommune {HOSTILE}" in text
     assert f"Bemærk {HOSTILE}" in text
-    mailed = subprocess.run([sys.executable, "-m", "analysis", "mail", "--run", str(tmp_path / "out/766/2025K1/kvartal")],
-                            cwd=project, env={**os.environ, "WORKBOOK_ROOT": str(project)}, capture_output=True, text=True,
-                            timeout=300)
+    mailed = subprocess.run(
+        [sys.executable, "-m", "analysis", "mail", "--run", str(tmp_path / "out/766/2025K1/kvartal")],
+        cwd=project,
+        env={**os.environ, "WORKBOOK_ROOT": str(project)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert mailed.returncode == 0, mailed.stderr
     from email import message_from_bytes, policy
 

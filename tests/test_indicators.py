@@ -79,10 +79,17 @@ def test_latest_periods(indicator_table):
     assert code(indicators.resolve_period(indicator_table, "aar", None)) == "2024"
 
 
-@pytest.mark.parametrize(("cadence", "period", "message"), [
-    ("kvartal", "2026K1", "--period 2026K1: no population data for it; periods on disk for --cadence kvartal run 2021K4 to 2025K1"),
-    ("aar", "2025", "--period 2025: no population data for it; periods on disk for --cadence aar run 1993 to 2024"),
-])
+@pytest.mark.parametrize(
+    ("cadence", "period", "message"),
+    [
+        (
+            "kvartal",
+            "2026K1",
+            "--period 2026K1: no population data for it; periods on disk for --cadence kvartal run 2021K4 to 2025K1",
+        ),
+        ("aar", "2025", "--period 2025: no population data for it; periods on disk for --cadence aar run 1993 to 2024"),
+    ],
+)
 def test_period_without_data_is_refused(indicator_table, cadence, period, message):
     freq = "Q" if cadence == "kvartal" else "Y"
     with pytest.raises(WorkbookError) as caught:
@@ -91,8 +98,9 @@ def test_period_without_data_is_refused(indicator_table, cadence, period, messag
 
 
 def _scope(processed, period="2025K1", group="kommunegruppe"):
-    return Scope.build(processed, parse_period(period), HEDENSTED, group, params.load_strategy(),
-                       "sigtepunkter-2022-2025")
+    return Scope.build(
+        processed, parse_period(period), HEDENSTED, group, params.load_strategy(), "sigtepunkter-2022-2025"
+    )
 
 
 def test_movers_figures_carry_the_2018_target(processed):

@@ -13,12 +13,13 @@ import pytest
 from analysis import kernels
 from analysis.paths import NOTEBOOKS_DIR
 
-pytestmark = pytest.mark.skipif(not kernels.available(), reason="warm kernels need Linux")
+pytestmark = [pytest.mark.skipif(not kernels.available(), reason="warm kernels need Linux"), pytest.mark.e2e]
 
 PROBE = """
 import json, os, sys
 import matplotlib
 import analysis.brief
+
 seen = {
     "cwd": os.getcwd(),
     "path": sys.path,
@@ -42,9 +43,14 @@ def _probe(tmp_path, name: str, server: str | None) -> dict:
     nbformat.write(notebook, source)
     sockets = tmp_path / f"{name}-sockets"
     sockets.mkdir()
-    done = papermill.execute_notebook(str(source), str(tmp_path / f"{name}-out.ipynb"), kernel_name="python3",
-                                      progress_bar=False, cwd=str(NOTEBOOKS_DIR),
-                                      kernel_manager_class=kernels.kernel_manager_class(str(sockets), server))
+    done = papermill.execute_notebook(
+        str(source),
+        str(tmp_path / f"{name}-out.ipynb"),
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(NOTEBOOKS_DIR),
+        kernel_manager_class=kernels.kernel_manager_class(str(sockets), server),
+    )
     return json.loads(done.cells[0].outputs[0]["text"])
 
 

@@ -20,6 +20,8 @@ from aiosmtpd.smtp import AuthResult
 
 from analysis.paths import PROJECT_ROOT
 
+pytestmark = pytest.mark.e2e  # real runs in processes: `make test-fast` leaves them out
+
 PASSWORD = "hemmeligt-kodeord-8431"
 GROUPS = ["kommunalbestyrelsen", "oekonomiudvalget", "vtf", "beskaeftigelse", "laering", "social-omsorg"]
 
@@ -56,12 +58,25 @@ def smtp(tmp_path):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
-                                authenticator=_authenticate, auth_require_tls=True)
+        controller = Controller(
+            inbox,
+            hostname="127.0.0.1",
+            port=port,
+            tls_context=context,
+            require_starttls=True,
+            authenticator=_authenticate,
+            auth_require_tls=True,
+        )
         controller.start()
         servers.append(controller)
-        return {"WORKBOOK_SMTP_HOST": "127.0.0.1", "WORKBOOK_SMTP_PORT": str(port), "WORKBOOK_SMTP_USER": "analytiker",
-                "WORKBOOK_SMTP_PASSWORD": PASSWORD, "WORKBOOK_SMTP_CAFILE": str(cafile)}
+        return {
+            "WORKBOOK_SMTP_HOST": "127.0.0.1",
+            "WORKBOOK_SMTP_PORT": str(port),
+            "WORKBOOK_SMTP_USER": "analytiker",
+            "WORKBOOK_SMTP_PASSWORD": PASSWORD,
+            "WORKBOOK_SMTP_CAFILE": str(cafile),
+        }
+
     yield start
     for controller in servers:
         controller.stop()
@@ -75,8 +90,14 @@ def run_copy(quarterly, tmp_path) -> Path:
 
 
 def mail(run: Path, *args: str, env: dict | None = None):
-    return subprocess.run([sys.executable, "-m", "analysis", "mail", "--run", str(run), *args], cwd=PROJECT_ROOT,
-                          env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "analysis", "mail", "--run", str(run), *args],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_mails_arrive_whole_and_are_recorded(smtp, run_copy):
@@ -97,7 +118,9 @@ def test_mails_arrive_whole_and_are_recorded(smtp, run_copy):
     assert len(html.encode("utf-8")) < 100_000
     assert 'src="data:' not in html and "<style" not in html
     cids = set(re.findall(r'src="cid:([^"]+)"', html))
-    attached = {part["Content-ID"].strip().strip("<>") for part in board.walk() if part.get_content_type() == "image/png"}
+    attached = {
+        part["Content-ID"].strip().strip("<>") for part in board.walk() if part.get_content_type() == "image/png"
+    }
     assert cids and cids == attached
     assert "48.167 indbyggere den 1. januar 2025" in board.get_body(("plain",)).get_content()
     files = {part.get_filename(): part.get_payload(decode=True) for part in board.iter_attachments()}
@@ -133,8 +156,11 @@ def test_an_smtp_outage_marks_nothing_as_sent(run_copy):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    done = mail(run_copy, "--send", env={"WORKBOOK_SMTP_HOST": "127.0.0.1", "WORKBOOK_SMTP_PORT": str(port),
-                                         "WORKBOOK_SMTP_PASSWORD": PASSWORD})
+    done = mail(
+        run_copy,
+        "--send",
+        env={"WORKBOOK_SMTP_HOST": "127.0.0.1", "WORKBOOK_SMTP_PORT": str(port), "WORKBOOK_SMTP_PASSWORD": PASSWORD},
+    )
     assert done.returncode == 1
     assert not (run_copy.parents[2] / "mail-ledger.jsonl").exists()
 

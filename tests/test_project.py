@@ -35,8 +35,9 @@ def test_readme_starts_with_the_two_commands_and_make_has_them():
 
 def test_environment_yml_matches_pyproject_and_lock():
     project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
-    wanted = project["dependencies"] + [requirement for extra in project["optional-dependencies"].values()
-                                        for requirement in extra]
+    wanted = project["dependencies"] + [
+        requirement for extra in project["optional-dependencies"].values() for requirement in extra
+    ]
     names = {re.split(r"[<>=!~\[ ]", requirement)[0].lower() for requirement in wanted}
     environment = yaml.safe_load((PROJECT_ROOT / "environment.yml").read_text())
     conda = {}

@@ -18,6 +18,8 @@ import pytest
 
 from conftest import copy_project
 
+pytestmark = pytest.mark.e2e  # real runs in processes: `make test-fast` leaves them out
+
 # A run plan of two small jobs keeps these tests quick; the notebooks are the real ones.
 RUNS = """cadences:
   kvartal:
@@ -39,7 +41,9 @@ def run(project: Path, *args: str, wait: bool = True):
     command = [sys.executable, "-m", "analysis", "run", "--cadence", "kvartal", "--period", "2025K1", *args]
     env = {**os.environ, "WORKBOOK_ROOT": str(project)}
     if not wait:
-        return subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
     return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -79,8 +83,11 @@ def test_unchanged_jobs_are_reused_and_force_gives_identical_briefs(project):
     assert digests(folder) == made, "the same inputs give byte-identical briefs"
 
     (project / "params" / "strategy.yml").write_text(
-        (project / "params" / "strategy.yml").read_text(encoding="utf-8").replace("Vækst i balance", "Vækst i god balance"),
-        encoding="utf-8")
+        (project / "params" / "strategy.yml")
+        .read_text(encoding="utf-8")
+        .replace("Vækst i balance", "Vækst i god balance"),
+        encoding="utf-8",
+    )
     assert run(project).returncode == 0
     assert [job["status"] for job in manifest(project)["jobs"]] == ["ok", "ok"], "a params change runs the jobs again"
 
@@ -96,7 +103,8 @@ def test_a_failing_job_does_not_stop_the_others_and_nothing_is_published(project
     kept = failed_build(project)
     assert done.stderr.strip().splitlines()[-1] == (
         "error: 1 job(s) failed: cooperation; nothing of it was published (outputs/766/2025K1/kvartal is as it was, "
-        f"the failed build is kept in outputs/.failed/{kept.name})")
+        f"the failed build is kept in outputs/.failed/{kept.name})"
+    )
     jobs = {job["name"]: job for job in failed_manifest(project)["jobs"]}
     assert jobs["growth"]["status"] == "ok"
     assert jobs["cooperation"]["status"] == "failed"
@@ -106,10 +114,13 @@ def test_a_failing_job_does_not_stop_the_others_and_nothing_is_published(project
     assert [job["status"] for job in manifest(project)["jobs"]] == ["ok", "ok"]
 
 
-@pytest.mark.parametrize("cell, error", [
-    ("import time\ntime.sleep(300)", "CellTimeoutError"),
-    ("import os\nos._exit(3)", "DeadKernelError"),
-])
+@pytest.mark.parametrize(
+    "cell, error",
+    [
+        ("import time\ntime.sleep(300)", "CellTimeoutError"),
+        ("import os\nos._exit(3)", "DeadKernelError"),
+    ],
+)
 def test_a_job_that_hangs_or_loses_its_kernel_fails_alone(project, cell, error):
     notebook = nbformat.read(project / "notebooks/cooperation.ipynb", as_version=4)
     notebook.cells.insert(3, nbformat.v4.new_code_cell(cell))
@@ -148,7 +159,7 @@ def test_one_run_at_a_time(project):
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         done = run(project)
     assert done.returncode == 2
-    assert done.stderr.strip() .endswith("another run of this period and cadence is in progress")
+    assert done.stderr.strip().endswith("another run of this period and cadence is in progress")
 
 
 def test_a_killed_run_leaves_the_published_run_and_the_next_run_completes(project):
@@ -158,8 +169,9 @@ def test_a_killed_run_leaves_the_published_run_and_the_next_run_completes(projec
     killed = run(project, "--force", wait=False)
     deadline = time.monotonic() + 120
     published = folder.resolve()
-    while time.monotonic() < deadline and not [p for p in folder.parent.glob(".runs/kvartal-*/executed/*.ipynb")
-                                               if p.parent.parent != published]:
+    while time.monotonic() < deadline and not [
+        p for p in folder.parent.glob(".runs/kvartal-*/executed/*.ipynb") if p.parent.parent != published
+    ]:
         time.sleep(0.05)
     assert len(_processes_of(project)) > 1, "the run's processes are found while it runs"
     killed.send_signal(signal.SIGKILL)
@@ -172,5 +184,7 @@ def test_a_killed_run_leaves_the_published_run_and_the_next_run_completes(projec
     assert manifest(project)["jobs"][0]["status"] == "ok"
     after = run(project, "--force")
     assert after.returncode == 0, after.stderr
-    assert [p.resolve() for p in folder.parent.glob(".runs/kvartal-*")] == [folder.resolve()], "the killed build is gone"
+    assert [p.resolve() for p in folder.parent.glob(".runs/kvartal-*")] == [folder.resolve()], (
+        "the killed build is gone"
+    )
     assert digests(folder) == before

@@ -16,7 +16,13 @@ from conftest import HEDENSTED
 
 def test_komgrp_has_98_municipalities_in_five_groups(areas):
     assert len(areas.municipalities) == 98
-    assert areas.groups == ["Hovedstadskommuner", "Storbykommuner", "Provinsbykommuner", "Oplandskommuner", "Landkommuner"]
+    assert areas.groups == [
+        "Hovedstadskommuner",
+        "Storbykommuner",
+        "Provinsbykommuner",
+        "Oplandskommuner",
+        "Landkommuner",
+    ]
     assert areas.code_for("Hedensted") == HEDENSTED
     assert areas.group_of(HEDENSTED) == "Oplandskommuner"
     assert len(areas.members("Oplandskommuner")) == 24
@@ -64,7 +70,10 @@ FOLK1AM_HEAD = "\ufeffOMRÅDE;TID;INDHOLD\r\nHele landet;2021M10;5867412\r\nHede
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ("\ufeffOMRAADE;TID;INDHOLD\r\nHedensted;2021M10;47047\r\n", "line 1: header OMRAADE;TID;INDHOLD; expected OMRÅDE;TID;INDHOLD"),
+        (
+            "\ufeffOMRAADE;TID;INDHOLD\r\nHedensted;2021M10;47047\r\n",
+            "line 1: header OMRAADE;TID;INDHOLD; expected OMRÅDE;TID;INDHOLD",
+        ),
         ("\ufeffOMRÅDE;INDHOLD\r\nHedensted;47047\r\n", "line 1: header OMRÅDE;INDHOLD"),
         (FOLK1AM_HEAD + "Horsens;2021M10;1.2\r\n", "line 4, column INDHOLD: '1.2'; expected a number"),
         (FOLK1AM_HEAD + "Horsens;2021M10;mange\r\n", "line 4, column INDHOLD: 'mange'"),

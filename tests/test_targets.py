@@ -24,8 +24,9 @@ def test_youth_target_2022_judged_on_2024_the_nearest_later_year(indicator_table
     ratio = series_of(indicator_table, "movers_18_36")["value"].iloc[-1]
     status = targets.assess(target, pd.Series([ratio], index=[2024]), "higher", "forhold")
     assert status.status == "ikke på rette vej"
-    assert status.reason == ("Målet på 1,10 i 2022 blev ikke nået: tallet var 1,03 i 2024, "
-                             "det nærmeste senere år med tal.")
+    assert status.reason == (
+        "Målet på 1,10 i 2022 blev ikke nået: tallet var 1,03 i 2024, det nærmeste senere år med tal."
+    )
 
 
 def test_growth_against_oplandskommuner_is_on_track(indicator_table, areas):
@@ -79,7 +80,10 @@ def test_rank_targets():
     assert targets.assess(top3, pd.Series([5, 2], index=[2023, 2024]), "lower").status == "på rette vej"
     first_2025 = make("rank", value=1, year=2025)
     assert targets.assess(first_2025, pd.Series([5, 3], index=[2023, 2024]), "lower").status == "usikkert"
-    assert targets.assess(first_2025, pd.Series([5, 3, 2], index=[2023, 2024, 2025]), "lower").status == "ikke på rette vej"
+    assert (
+        targets.assess(first_2025, pd.Series([5, 3, 2], index=[2023, 2024, 2025]), "lower").status
+        == "ikke på rette vej"
+    )
 
 
 def test_survey_shares_compare_wilson_intervals():
@@ -95,12 +99,14 @@ def test_survey_shares_compare_wilson_intervals():
 
 # Figures with two decimals, as published: float noise below that would create ties that no real series has.
 values = st.lists(st.integers(min_value=-100_000, max_value=100_000).map(lambda v: v / 100), min_size=0, max_size=12)
-kinds = st.sampled_from([
-    make("level", value=10.0, year=2030),
-    make("level", value=10.0, year=2018),
-    make("direction", direction="bedre"),
-    make("change", value=-20.0, baseline=50.0, baseline_year=2000, year=2030),
-])
+kinds = st.sampled_from(
+    [
+        make("level", value=10.0, year=2030),
+        make("level", value=10.0, year=2018),
+        make("direction", direction="bedre"),
+        make("change", value=-20.0, baseline=50.0, baseline_year=2000, year=2030),
+    ]
+)
 
 
 def _series(points: list[float]) -> pd.Series:
@@ -108,8 +114,12 @@ def _series(points: list[float]) -> pd.Series:
 
 
 @settings(max_examples=300, deadline=None)
-@given(points=values, shift=st.integers(min_value=1, max_value=50_000).map(lambda v: v / 100), target=kinds,
-       polarity=st.sampled_from(["higher", "lower"]))
+@given(
+    points=values,
+    shift=st.integers(min_value=1, max_value=50_000).map(lambda v: v / 100),
+    target=kinds,
+    polarity=st.sampled_from(["higher", "lower"]),
+)
 def test_improving_data_never_worsens_a_status(points, shift, target, polarity):
     series = _series(points)
     better = series + (shift if polarity == "higher" else -shift)
@@ -125,17 +135,21 @@ def test_improving_data_never_worsens_a_status(points, shift, target, polarity):
 @given(points=values, target=kinds)
 def test_polarity_flip_is_symmetric(points, target):
     series = _series(points)
-    flipped = target.model_copy(update={
-        "value": -target.value if target.value is not None and target.kind != "change" else target.value,
-        "baseline": -target.baseline if target.baseline is not None else None,
-    })
+    flipped = target.model_copy(
+        update={
+            "value": -target.value if target.value is not None and target.kind != "change" else target.value,
+            "baseline": -target.baseline if target.baseline is not None else None,
+        }
+    )
     assert targets.assess(target, series, "higher").status == targets.assess(flipped, -series, "lower").status
 
 
 @given(target=kinds, polarity=st.sampled_from(["higher", "lower"]))
 def test_no_data_gives_ingen_data(target, polarity):
     assert targets.assess(target, pd.Series([], dtype=float), polarity).status == "ingen data"
-    assert targets.assess(target, pd.Series([float("nan")] * 3, index=[2022, 2023, 2024]), polarity).status == "ingen data"
+    assert (
+        targets.assess(target, pd.Series([float("nan")] * 3, index=[2022, 2023, 2024]), polarity).status == "ingen data"
+    )
 
 
 @pytest.mark.parametrize("status", ["på rette vej", "usikkert", "ikke på rette vej", "intet mål", "ingen data"])

@@ -4,6 +4,7 @@ Each data/raw/manual/templates/<kind>.csv gets a <kind>.xlsx with the same colum
 named after the kind, so an analyst can keep the numbers in Excel. The bytes are the same on
 every run (fixed dates), so the committed templates only change when a header does.
 """
+
 import io
 from pathlib import Path
 

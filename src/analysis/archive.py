@@ -53,15 +53,28 @@ def published_runs(outputs_dir: Path) -> list[Published]:
             continue
         folder = f"{kommune}/{period}/{cadence}"
         vintage = manifest.get("vintages", {}).get("FOLK1AM", "")
-        entry = Published(kommune, _municipality(link), period, label(parse_period(period)), cadence,
-                          CADENCE_LABELS[cadence].capitalize(), label(parse_period(vintage)) if vintage else "", folder)
+        entry = Published(
+            kommune,
+            _municipality(link),
+            period,
+            label(parse_period(period)),
+            cadence,
+            CADENCE_LABELS[cadence].capitalize(),
+            label(parse_period(vintage)) if vintage else "",
+            folder,
+        )
         for job in manifest.get("jobs", []):
             brief = link / job.get("brief", "-")
             if not brief.is_file():
                 continue
             pdf = brief.with_suffix(".pdf")
-            entry.briefs.append((_title(brief) or job["name"], f"{folder}/{job['brief']}",
-                                 f"{folder}/{Path(job['brief']).with_suffix('.pdf')}" if pdf.is_file() else ""))
+            entry.briefs.append(
+                (
+                    _title(brief) or job["name"],
+                    f"{folder}/{job['brief']}",
+                    f"{folder}/{Path(job['brief']).with_suffix('.pdf')}" if pdf.is_file() else "",
+                )
+            )
         numbers = sorted(link.glob("tal-*.xlsx"))
         entry.numbers = f"{folder}/{numbers[0].name}" if numbers else ""
         overview = link / "briefs" / "overview.html"
@@ -72,8 +85,9 @@ def published_runs(outputs_dir: Path) -> list[Published]:
 
 def build_index(outputs_dir: Path) -> Path:
     """Write outputs/index.html (beside a temporary file, renamed into place)."""
-    environment = Environment(loader=PackageLoader("analysis", "templates/archive"),
-                              autoescape=select_autoescape(default=True))
+    environment = Environment(
+        loader=PackageLoader("analysis", "templates/archive"), autoescape=select_autoescape(default=True)
+    )
     html = environment.get_template("index.html.j2").render(runs=published_runs(outputs_dir), labels=STATUS_CLASSES)
     outputs_dir.mkdir(parents=True, exist_ok=True)
     path = outputs_dir / INDEX

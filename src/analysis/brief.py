@@ -17,7 +17,6 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import Literal
 
 import pandas as pd
@@ -102,13 +101,18 @@ def largest_flows(figures: Figures, scope: Scope) -> list[Table]:
         return []
     year = int(figures.latest["period"])
     flows = indicators.top_flows(scope.processed.observations, scope.kommune, year)
-    return [Table(
-        caption=f"Største flytninger af 18-36-årige til og fra {scope.kommune_name} i {year}, "
-                "ordnet efter flytninger begge veje",
-        columns=["Kommune", "Tilflyttere herfra", "Fraflyttere hertil", "Netto"],
-        rows=[[scope.name(c), fmt.number(r["in"]), fmt.number(r["out"]), fmt.signed(r["net"])] for c, r in flows.iterrows()],
-        numeric=[False, True, True, True],
-    )]
+    return [
+        Table(
+            caption=f"Største flytninger af 18-36-årige til og fra {scope.kommune_name} i {year}, "
+            "ordnet efter flytninger begge veje",
+            columns=["Kommune", "Tilflyttere herfra", "Fraflyttere hertil", "Netto"],
+            rows=[
+                [scope.name(c), fmt.number(r["in"]), fmt.number(r["out"]), fmt.signed(r["net"])]
+                for c, r in flows.iterrows()
+            ],
+            numeric=[False, True, True, True],
+        )
+    ]
 
 
 # A theme's title in a brief for a municipality whose own strategy the workbook does not hold.
@@ -169,8 +173,13 @@ class Brief:
     @cached_property
     def context(self) -> Scope:
         return Scope.build(
-            self.processed, self.period, f"{self.parameters.kommune:03d}", self.parameters.comparison_group,
-            self.strategy, self.strategy_key, self.parameters.example_data,
+            self.processed,
+            self.period,
+            f"{self.parameters.kommune:03d}",
+            self.parameters.comparison_group,
+            self.strategy,
+            self.strategy_key,
+            self.parameters.example_data,
         )
 
     @property
@@ -209,9 +218,12 @@ class Brief:
                 if indicator.id not in made:
                     figures = select(self.context, indicator)
                     extra = EXTRA_TABLES.get(indicator.id)
-                    made[indicator.id] = Entry(figures, narrative.describe(figures, self.context),
-                                               charts.for_indicator(figures, self.context),
-                                               extra(figures, self.context) if extra else [])
+                    made[indicator.id] = Entry(
+                        figures,
+                        narrative.describe(figures, self.context),
+                        charts.for_indicator(figures, self.context),
+                        extra(figures, self.context) if extra else [],
+                    )
                 by_theme[theme].append(made[indicator.id])
         return by_theme
 
@@ -230,15 +242,18 @@ class Brief:
         """The strategy period asked for, or the one whose years hold the brief's period."""
         key = self.parameters.strategy_period or self.strategy.period_for(self.period.year)
         if key not in self.strategy.strategy_periods:
-            raise WorkbookError(f"strategy_period '{key}': unknown; expected one of {', '.join(self.strategy.strategy_periods)}")
+            raise WorkbookError(
+                f"strategy_period '{key}': unknown; expected one of {', '.join(self.strategy.strategy_periods)}"
+            )
         return key
 
     @property
     def tables_used(self) -> list[str]:
         """The raw tables behind the numbers this brief shows, as their declarations name them."""
         used = {t for theme in self.themes for r in self.results[theme] if r.has_data for t in r.tables_used}
-        if any(r.comparison for theme in self.themes for r in self.results[theme]) and \
-                self.parameters.comparison_group in (*self.processed.areas.groups, "kommunegruppe"):
+        if any(
+            r.comparison for theme in self.themes for r in self.results[theme]
+        ) and self.parameters.comparison_group in (*self.processed.areas.groups, "kommunegruppe"):
             used.add("KOMGRP")  # the comparison group is one of DST's kommunegrupper
         return sorted(t for t in used if t in self.processed.inputs)
 
@@ -267,8 +282,12 @@ class Brief:
         context = self.context
         sentence = f"Sammenlignes med {context.others_label} ({context.group_description})"
         if context.named_members:
-            sentence += ": " + ", ".join(context.named_members[:-1]) + (" og " if len(context.named_members) > 1 else "") \
+            sentence += (
+                ": "
+                + ", ".join(context.named_members[:-1])
+                + (" og " if len(context.named_members) > 1 else "")
                 + context.named_members[-1]
+            )
         return sentence
 
     @property
@@ -288,9 +307,15 @@ class Brief:
             frame = pd.DataFrame(index=self.context.members)
         frame.insert(0, "Kommune", [self.context.name(c) for c in frame.index])
         frame.index.name = "Kommunekode"
-        return frame.rename(columns={"population": "Folketal", "growth_5y": "Vækst over 5 år (%)",
-                                     "density": "Indbyggere pr. km²", "employment_rate": "Beskæftigelsesfrekvens (%)",
-                                     "distance": "Afstand"})
+        return frame.rename(
+            columns={
+                "population": "Folketal",
+                "growth_5y": "Vækst over 5 år (%)",
+                "density": "Indbyggere pr. km²",
+                "employment_rate": "Beskæftigelsesfrekvens (%)",
+                "distance": "Afstand",
+            }
+        )
 
     @property
     def notes(self) -> list[str]:
@@ -298,21 +323,32 @@ class Brief:
         period, key = self.strategy_period, self.strategy_key
         notes = []
         if self.foreign:
-            return [f"Målene i arbejdsbogen er {self.strategy.kommune_name}s egne og vises ikke for {self.kommune_name}; "
-                    "status siger her kun, om tallene bevæger sig i den retning, der er god."]
+            return [
+                f"Målene i arbejdsbogen er {self.strategy.kommune_name}s egne og vises ikke for {self.kommune_name}; "
+                "status siger her kun, om tallene bevæger sig i den retning, der er god."
+            ]
         if self.period.year < period.first_year:
-            notes.append(f"Perioden ({label(self.period)}) ligger før {period.name} ({period.years}) trådte i kraft; "
-                         "tallene vises under dens sigtepunkter.")
+            notes.append(
+                f"Perioden ({label(self.period)}) ligger før {period.name} ({period.years}) trådte i kraft; "
+                "tallene vises under dens sigtepunkter."
+            )
         own = any(t.strategy == key for listed in self.council.targets.values() for t in listed)
         if not own:
             earlier = sorted({name for theme in self.themes for r in self.results[theme] for _t, name in r.targets})
             if earlier:
-                notes.append(f"{period.name} sætter ikke selv tal på. Målene her er fra {' og '.join(earlier)}, "
-                             "hver med sin egen status.")
-        if not period.committees and period.committees_from and (self.committee is not None
-                                                                  or self.parameters.theme == "overview"):
+                notes.append(
+                    f"{period.name} sætter ikke selv tal på. Målene her er fra {' og '.join(earlier)}, "
+                    "hver med sin egen status."
+                )
+        if (
+            not period.committees
+            and period.committees_from
+            and (self.committee is not None or self.parameters.theme == "overview")
+        ):
             source = self.strategy.strategy_periods[period.committees_from].name
-            notes.append(f"Udvalgene og deres fokusområder er dem fra {source}, indtil kommunalbestyrelsen udpeger nye.")
+            notes.append(
+                f"Udvalgene og deres fokusområder er dem fra {source}, indtil kommunalbestyrelsen udpeger nye."
+            )
         return notes
 
     @property
@@ -327,8 +363,10 @@ class Brief:
 
     def focus_areas(self) -> list[tuple[str, list[str]]]:
         """A committee's focus areas under each sigtepunkt."""
-        return [(s.name, [a.name for a in self.committee.focus_areas if a.theme == s.theme])
-                for s in self.strategy_period.sigtepunkter]
+        return [
+            (s.name, [a.name for a in self.committee.focus_areas if a.theme == s.theme])
+            for s in self.strategy_period.sigtepunkter
+        ]
 
     def fokusliste(self) -> list[params.FokuslisteItem]:
         """The strategy period's fokusliste (all of it, or the committee's items), in annual briefs."""
@@ -347,8 +385,12 @@ class Brief:
     def header_html(self) -> str:
         now, _ = indicators.reference_dates(self.period)
         table = self.processed.indicators
-        inhabitants = table.loc[(table["indicator"] == indicators.POPULATION) & (table["area"] == self.context.kommune)
-                                & (table["date"] == now), "value"].iloc[0]
+        inhabitants = table.loc[
+            (table["indicator"] == indicators.POPULATION)
+            & (table["area"] == self.context.kommune)
+            & (table["date"] == now),
+            "value",
+        ].iloc[0]
         return self._render(
             "header.html.j2",
             kicker=self.kicker,
@@ -373,8 +415,10 @@ class Brief:
         else:
             rows = frame[(frame["period"] == code(self.period)) & (frame["theme"] == self.parameters.theme)]
         names = self.committee_names
-        entries = [{"author": AUTHORS[r.author], "committee": names.get(r.committee, ""), "text": r.text}
-                   for r in rows.itertuples()]
+        entries = [
+            {"author": AUTHORS[r.author], "committee": names.get(r.committee, ""), "text": r.text}
+            for r in rows.itertuples()
+        ]
         return self._render("qualitative.html.j2", entries=entries)
 
     def entries(self) -> list[Entry]:
@@ -404,19 +448,30 @@ class Brief:
 
     def summary_html(self) -> str:
         missing = [e for e in self.entries() if not e.has_data]
-        return self._render("summary.html.j2", screen=self.first_screen(), missing=len(missing),
-                            total=len(self.entries()))
+        return self._render(
+            "summary.html.j2", screen=self.first_screen(), missing=len(missing), total=len(self.entries())
+        )
 
     def indicator_table_html(self) -> str:
-        return self._render("indicator_table.html.j2", themes=self.themes, overview=self.parameters.theme == "overview",
-                            quarterly=self.parameters.cadence == "kvartal", period_label=label(self.period))
+        return self._render(
+            "indicator_table.html.j2",
+            themes=self.themes,
+            overview=self.parameters.theme == "overview",
+            quarterly=self.parameters.cadence == "kvartal",
+            period_label=label(self.period),
+        )
 
     def indicators_html(self) -> str:
         theme = self.themes[0]
         with_data = [r for r in self.results[theme] if r.has_data]
         without = [r for r in self.results[theme] if not r.has_data]
-        return self._render("indicators.html.j2", with_data=with_data, without=without,
-                            fokusliste=self.fokusliste(), committee_names=self.committee_names)
+        return self._render(
+            "indicators.html.j2",
+            with_data=with_data,
+            without=without,
+            fokusliste=self.fokusliste(),
+            committee_names=self.committee_names,
+        )
 
     def overview_html(self) -> str:
         """One headline chart per theme that has one: the first chart of its first indicator with data."""
@@ -424,8 +479,12 @@ class Brief:
         for theme in self.themes:
             first = next((r for r in self.results[theme] if r.has_data and r.charts), None)
             highlights.append((theme, first))
-        return self._render("overview.html.j2", highlights=highlights, fokusliste=self.fokusliste(),
-                            committee_names=self.committee_names)
+        return self._render(
+            "overview.html.j2",
+            highlights=highlights,
+            fokusliste=self.fokusliste(),
+            committee_names=self.committee_names,
+        )
 
     def sources_html(self) -> str:
         """What is missing, and "Om tallene": methods, sources, files and hashes, run and commit, all
@@ -442,34 +501,54 @@ class Brief:
                 link = f"https://www.statistikbanken.dk/{table}" if spec.kind == "statbank" else ""
             vintage = self.processed.vintages.get(table)
             updated = self.processed.inputs[table].get("updated", "")
-            rows.append({
-                "updated": date_label(dt.date.fromisoformat(updated[:10])) if updated else "",
-                "table": table,
-                "title": title,
-                "citation": citation,
-                "link": link,
-                "kind": "manual" if table.startswith(MANUAL_PREFIX) else sources.tables[table].kind,
-                "vintage": label(parse_period(vintage)) if vintage else "",
-                "file": self.processed.inputs[table]["file"].rsplit("/", 1)[-1],
-                "sha256": self.processed.inputs[table]["sha256"][:12],
-            })
+            rows.append(
+                {
+                    "updated": date_label(dt.date.fromisoformat(updated[:10])) if updated else "",
+                    "table": table,
+                    "title": title,
+                    "citation": citation,
+                    "link": link,
+                    "kind": "manual" if table.startswith(MANUAL_PREFIX) else sources.tables[table].kind,
+                    "vintage": label(parse_period(vintage)) if vintage else "",
+                    "file": self.processed.inputs[table]["file"].rsplit("/", 1)[-1],
+                    "sha256": self.processed.inputs[table]["sha256"][:12],
+                }
+            )
         documents = sorted({t.seed for theme in self.themes for r in self.results[theme] for t, _ in r.targets})
-        methods = [(entry.indicator.name, name, status.method)
-                   for entry in self.entries() if entry.has_data
-                   for (target, name), status in zip(entry.targets, entry.statuses) if status.method]
+        methods = [
+            (entry.indicator.name, name, status.method)
+            for entry in self.entries()
+            if entry.has_data
+            for (target, name), status in zip(entry.targets, entry.statuses)
+            if status.method
+        ]
         inputs = {table: entry["sha256"][:12] for table, entry in sorted(self.processed.inputs.items())}
         return self._render(
-            "sources.html.j2", rows=rows, missing=[e for e in self.entries() if not e.has_data], methods=methods,
+            "sources.html.j2",
+            rows=rows,
+            missing=[e for e in self.entries() if not e.has_data],
+            methods=methods,
             documents=[(seed, self.strategy.documents.get(seed, seed)) for seed in documents],
-            run_id=self.parameters.run_id, commit=self.parameters.git_commit or git_commit(), inputs=inputs,
-            version=__version__, period_code=code(self.period),
+            run_id=self.parameters.run_id,
+            commit=self.parameters.git_commit or git_commit(),
+            inputs=inputs,
+            version=__version__,
+            period_code=code(self.period),
         )
 
     def footer_html(self) -> str:
         return self._render("footer.html.j2", version=__version__)
 
+    @property
+    def document_title(self) -> str:
+        """The title of the brief's HTML page: 'Vækst i balance · Hedensted Kommune · Årlig opfølgning · 2024'."""
+        return f"{self.title} · {self.kommune_name} · {CADENCE_LABELS[self.parameters.cadence].capitalize()} · {label(self.period)}"
+
     def show_header(self) -> None:
-        self._show(self.header_html())
+        """The header; its output carries the page title, which the runner gives the HTML brief."""
+        from IPython.display import HTML, display
+
+        display(HTML(self.header_html()), metadata={"brief": {"title": self.document_title}})
 
     def show_summary(self) -> None:
         self._show(self.summary_html())
@@ -576,4 +655,3 @@ class Brief:
         from IPython.display import HTML, display
 
         display(HTML(html))
-

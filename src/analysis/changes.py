@@ -50,7 +50,9 @@ def changes(manifest_path: Path, processed: Processed, kommune: str, tables: lis
             change.unreadable = "den tidligere kørsel gemte ikke sine tal"
             found.append(change)
             continue
-        merged = _own(new, table, kommune).merge(_own(old, table, kommune), on="period", how="left", suffixes=("", "_old"))
+        merged = _own(new, table, kommune).merge(
+            _own(old, table, kommune), on="period", how="left", suffixes=("", "_old")
+        )
         change.new_periods = sorted(merged.loc[merged["value_old"].isna(), "period"])
         revised = merged[merged["value_old"].notna() & (merged["value"] != merged["value_old"])]
         change.revised = [(r.period, float(r.value_old), float(r.value)) for r in revised.itertuples()]

@@ -91,7 +91,9 @@ def _render(fig) -> bytes:
     plt.close(fig)
     image = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
     small = io.BytesIO()
-    image.quantize(colors=64, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(small, format="PNG", optimize=True)
+    image.quantize(colors=64, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+        small, format="PNG", optimize=True
+    )
     return small.getvalue()
 
 
@@ -112,16 +114,36 @@ def time_chart(
             caption = f"{caption} Det grå felt er {band.label}." if caption else caption
         for line in lines:
             color = HIGHLIGHT if line.highlight else COMPARISON
-            ax.plot(line.x, line.y, color=color, linewidth=2.6 if line.highlight else 1.8,
-                    linestyle="-" if line.highlight else (0, (4, 2)), marker="o" if len(line.x) < 20 else None,
-                    markersize=3.5, zorder=3 if line.highlight else 2)
-            ax.annotate(f"{line.label}: {value_format(line.y[-1])}", (line.x[-1], line.y[-1]),
-                        xytext=(6, 6 if line.highlight else -12), textcoords="offset points",
-                        fontsize=9.5, color=color, fontweight="bold" if line.highlight else "normal")
+            ax.plot(
+                line.x,
+                line.y,
+                color=color,
+                linewidth=2.6 if line.highlight else 1.8,
+                linestyle="-" if line.highlight else (0, (4, 2)),
+                marker="o" if len(line.x) < 20 else None,
+                markersize=3.5,
+                zorder=3 if line.highlight else 2,
+            )
+            ax.annotate(
+                f"{line.label}: {value_format(line.y[-1])}",
+                (line.x[-1], line.y[-1]),
+                xytext=(6, 6 if line.highlight else -12),
+                textcoords="offset points",
+                fontsize=9.5,
+                color=color,
+                fontweight="bold" if line.highlight else "normal",
+            )
         if target is not None:
             ax.axhline(target.value, color=TARGET, linewidth=1.6, linestyle=(0, (6, 3)), zorder=2)
-            ax.annotate(target.label, (0.01, target.value), xycoords=("axes fraction", "data"),
-                        xytext=(0, 4), textcoords="offset points", fontsize=9, color=TARGET)
+            ax.annotate(
+                target.label,
+                (0.01, target.value),
+                xycoords=("axes fraction", "data"),
+                xytext=(0, 4),
+                textcoords="offset points",
+                fontsize=9,
+                color=TARGET,
+            )
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: value_format(v)))
         ax.yaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 5, 10]))
         first, last = min(line.x[0] for line in lines), max(line.x[-1] for line in lines)
@@ -162,12 +184,28 @@ def ranked_bars(
                 tick.set_fontweight("bold")
         ax.invert_yaxis()
         index = names.index(highlight)
-        ax.annotate(value_format(numbers[index]), (numbers[index], index), xytext=(-4, 0), textcoords="offset points",
-                    fontsize=9, color="white", fontweight="bold", ha="right", va="center")
+        ax.annotate(
+            value_format(numbers[index]),
+            (numbers[index], index),
+            xytext=(-4, 0),
+            textcoords="offset points",
+            fontsize=9,
+            color="white",
+            fontweight="bold",
+            ha="right",
+            va="center",
+        )
         if target is not None:
             ax.axvline(target.value, color=TARGET, linewidth=1.6, linestyle=(0, (6, 3)), zorder=3)
-            ax.annotate(target.label, (target.value, -0.9), xytext=(4, 0), textcoords="offset points",
-                        fontsize=9, color=TARGET, annotation_clip=False)
+            ax.annotate(
+                target.label,
+                (target.value, -0.9),
+                xytext=(4, 0),
+                textcoords="offset points",
+                fontsize=9,
+                color=TARGET,
+                annotation_clip=False,
+            )
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: value_format(v)))
         left = min(0.0, min(numbers))
         ax.set_xlim(left, max(numbers + [target.value if target else 0]) * 1.12)
@@ -183,7 +221,8 @@ def for_indicator(figures, scope) -> list[Chart]:
     - the municipality's own line otherwise (manual data, and a count such as the population,
       whose size says little next to other municipalities'), with the target's level.
     """
-    from analysis import figures as numbers, fmt, narrative
+    from analysis import figures as numbers
+    from analysis import fmt, narrative
 
     indicator = figures.indicator
     unit = indicator.unit
@@ -203,25 +242,49 @@ def for_indicator(figures, scope) -> list[Chart]:
 
     if not rows.empty and len(rows) >= 2 and not size_only:
         x = _x(figures, rows.index)
-        lines = [Line("Gns. andre", x, list(rows["mean_others"])),
-                 Line(name, x, list(rows["value"]), highlight=True)]
-        definite = f"de andre kommuner i {scope.region[0]}" if figures.compared_with == "region" else scope.group_definite
+        lines = [Line("Gns. andre", x, list(rows["mean_others"])), Line(name, x, list(rows["value"]), highlight=True)]
+        definite = (
+            f"de andre kommuner i {scope.region[0]}" if figures.compared_with == "region" else scope.group_definite
+        )
         band = Band(f"den midterste halvdel af {definite}", x, list(rows["q25"]), list(rows["q75"]))
         per = " pr. 1.000 indbyggere" if figures.comparison_measure == "per_1000" else ""
-        return [time_chart(lines, show, narrative.group_alt(figures, scope, rows, others), band=band,
-                           target=target if figures.comparison_measure == "value" else None,
-                           caption=f"{indicator.name}{per}, {scope.kommune_name} og {group_words}.")]
+        return [
+            time_chart(
+                lines,
+                show,
+                narrative.group_alt(figures, scope, rows, others),
+                band=band,
+                target=target if figures.comparison_measure == "value" else None,
+                caption=f"{indicator.name}{per}, {scope.kommune_name} og {group_words}.",
+            )
+        ]
     if not rows.empty and len(rows) == 1 and not size_only:
         latest = figures.group.loc[figures.latest_date].dropna()
         values = {scope.name(code): float(v) for code, v in latest.items()}
         per = " pr. 1.000 indbyggere" if figures.comparison_measure == "per_1000" else ""
         period = narrative.when_label(figures, figures.latest_date, figures.latest["period"])
-        return [ranked_bars(values, scope.name(scope.kommune), show, narrative.bars_alt(figures, scope, values, goal),
-                            caption=f"{indicator.name}{per}, {period}", target=target)]
+        return [
+            ranked_bars(
+                values,
+                scope.name(scope.kommune),
+                show,
+                narrative.bars_alt(figures, scope, values, goal),
+                caption=f"{indicator.name}{per}, {period}",
+                target=target,
+            )
+        ]
     prefix = "Eksempeldata. " if figures.illustrative else ""
     line = Line(name, _x(figures, series.index), list(series["value"]), highlight=True)
-    return [time_chart([line], lambda v: fmt.with_unit(v, unit), narrative.line_alt(figures, scope), target=target,
-                       caption=f"{prefix}{indicator.name}, {scope.kommune_name}", invert_y=unit == "placering")]
+    return [
+        time_chart(
+            [line],
+            lambda v: fmt.with_unit(v, unit),
+            narrative.line_alt(figures, scope),
+            target=target,
+            caption=f"{prefix}{indicator.name}, {scope.kommune_name}",
+            invert_y=unit == "placering",
+        )
+    ]
 
 
 def _x(figures, dates) -> list:

@@ -43,27 +43,56 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--data", help="folder with raw tables (default: data/raw/, then ../shared/data)")
     run.add_argument("--outputs", type=Path, help="where runs are published (default: outputs/)")
     run.add_argument("--force", action="store_true", help="run every notebook again, even when nothing changed")
-    run.add_argument("--comparison-group", default="kommunegruppe",
-                     help="kommunegruppe, a DST group name, or a group of params/comparison.yml")
-    run.add_argument("--strategy-period", default=None,
-                     help="a key of strategy_periods in params/strategy.yml (default: its default_strategy_period)")
-    run.add_argument("--kommune", help="kommunekoder to make briefs for, comma-separated, or 'all' (default: params/strategy.yml)")
+    run.add_argument(
+        "--comparison-group",
+        default="kommunegruppe",
+        help="kommunegruppe, a DST group name, or a group of params/comparison.yml",
+    )
+    run.add_argument(
+        "--strategy-period",
+        default=None,
+        help="a key of strategy_periods in params/strategy.yml (default: its default_strategy_period)",
+    )
+    run.add_argument(
+        "--kommune", help="kommunekoder to make briefs for, comma-separated, or 'all' (default: params/strategy.yml)"
+    )
     run.add_argument("--only", help="the jobs of the run plan to run, comma-separated (default: all)")
     run.add_argument("--jobs", type=_positive, help="notebooks run at once (default: two per core)")
-    run.add_argument("--executor", default="local", choices=["local", "dask"],
-                     help="where the notebooks run: local (a process pool here, the default) or dask")
+    run.add_argument(
+        "--executor",
+        default="local",
+        choices=["local", "dask"],
+        help="where the notebooks run: local (a process pool here, the default) or dask",
+    )
     run.add_argument("--scheduler", help="with --executor dask: the Dask scheduler's address, e.g. tcp://10.0.0.5:8786")
-    run.add_argument("--timeout", type=int, default=600, help="seconds a notebook cell may take before its job fails (default: 600)")
-    run.add_argument("--example-data", action="store_true",
-                     help="fill manual indicators that have no file with illustrative data, marked Eksempeldata")
-    run.add_argument("--fetch", action="store_true",
-                     help="fetch what is new from the Statbank API first (without a network: say so and run on what is on disk)")
-    run.add_argument("--base-url", default=None, help="with --fetch: the Statbank API (default: https://api.statbank.dk/v1)")
+    run.add_argument(
+        "--timeout", type=int, default=600, help="seconds a notebook cell may take before its job fails (default: 600)"
+    )
+    run.add_argument(
+        "--example-data",
+        action="store_true",
+        help="fill manual indicators that have no file with illustrative data, marked Eksempeldata",
+    )
+    run.add_argument(
+        "--fetch",
+        action="store_true",
+        help="fetch what is new from the Statbank API first (without a network: say so and run on what is on disk)",
+    )
+    run.add_argument(
+        "--base-url", default=None, help="with --fetch: the Statbank API (default: https://api.statbank.dk/v1)"
+    )
 
     brief = commands.add_parser("brief", help="make the HTML brief of one notebook, with any parameters, as a run does")
     brief.add_argument("notebook", type=Path, help="a notebook of notebooks/, e.g. notebooks/growth.ipynb")
-    brief.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                       help="a notebook parameter, as papermill takes it: -p period 2024 -p cadence aar")
+    brief.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="a notebook parameter, as papermill takes it: -p period 2024 -p cadence aar",
+    )
     brief.add_argument("--output", type=Path, help="the HTML file (default: outputs/briefs/<notebook>-<period>.html)")
     brief.add_argument("--timeout", type=_positive, default=600, help="seconds a cell may take (default: 600)")
 
@@ -71,7 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--from", dest="snapshot", type=Path, help="a snapshot folder with SHA256SUMS (offline)")
     fetch.add_argument("--only", help="the queries of params/queries.yml to fetch, comma-separated")
     fetch.add_argument("--base-url", default=None, help="the Statbank API (default: https://api.statbank.dk/v1)")
-    fetch.add_argument("--rollback", metavar="TABLE", help="make the version of TABLE before the current one current again")
+    fetch.add_argument(
+        "--rollback", metavar="TABLE", help="make the version of TABLE before the current one current again"
+    )
 
     check = commands.add_parser("check", help="compare the latest period on disk with the latest DST lists")
     check.add_argument("--data", help="folder with raw tables (default: data/raw/, then ../shared/data)")
@@ -161,21 +192,40 @@ def _run(args: argparse.Namespace) -> int:
     if args.fetch:
         failed = _fetch_all(args, None)
         if failed:
-            _log(f"fetch: {len(failed)} table(s) not fetched ({failed[0].name}: {failed[0].detail}); "
-                 "running on the data on disk")
+            _log(
+                f"fetch: {len(failed)} table(s) not fetched ({failed[0].name}: {failed[0].detail}); "
+                "running on the data on disk"
+            )
     elif not args.data:
         _fetch_missing(args)
-    outcome = runner.run(args.cadence, args.period, data=args.data, outputs_dir=args.outputs or OUTPUTS_DIR, log=_log,
-                         example_data=args.example_data, force=args.force, workers=args.jobs, timeout=args.timeout,
-                         kommuner=_kommuner(args.kommune), only=args.only.split(",") if args.only else None,
-                         comparison_group=args.comparison_group, strategy_period=args.strategy_period,
-                         executor=args.executor, scheduler=args.scheduler)
+    outcome = runner.run(
+        args.cadence,
+        args.period,
+        data=args.data,
+        outputs_dir=args.outputs or OUTPUTS_DIR,
+        log=_log,
+        example_data=args.example_data,
+        force=args.force,
+        workers=args.jobs,
+        timeout=args.timeout,
+        kommuner=_kommuner(args.kommune),
+        only=args.only.split(",") if args.only else None,
+        comparison_group=args.comparison_group,
+        strategy_period=args.strategy_period,
+        executor=args.executor,
+        scheduler=args.scheduler,
+    )
     if outcome.failed:
         from analysis.paths import relative
 
-        kept = "; ".join(f"{relative(unit.target.parent)}/{unit.target.name} is as it was, the failed build is kept in "
-                         f"{relative(unit.failed_folder)}" for unit in outcome.failures)
-        _log(f"error: {len(outcome.failed)} job(s) failed: {', '.join(outcome.failed)}; nothing of it was published ({kept})")
+        kept = "; ".join(
+            f"{relative(unit.target.parent)}/{unit.target.name} is as it was, the failed build is kept in "
+            f"{relative(unit.failed_folder)}"
+            for unit in outcome.failures
+        )
+        _log(
+            f"error: {len(outcome.failed)} job(s) failed: {', '.join(outcome.failed)}; nothing of it was published ({kept})"
+        )
         return EXIT_JOB_FAILED
     return EXIT_OK
 
@@ -216,16 +266,22 @@ def _fetch_all(args: argparse.Namespace, only: list[str] | None) -> list:
     from analysis.paths import RAW_DIR, SNAPSHOT_DIR
     from analysis.sources.statbank_api import StatbankClient
 
-    outcomes = fetch.fetch_downloads(RAW_DIR, (RAW_DIR, SNAPSHOT_DIR), log=_log,
-                                     mirror=os.environ.get("WORKBOOK_DOWNLOAD_MIRROR"), only=only)
+    outcomes = fetch.fetch_downloads(
+        RAW_DIR, (RAW_DIR, SNAPSHOT_DIR), log=_log, mirror=os.environ.get("WORKBOOK_DOWNLOAD_MIRROR"), only=only
+    )
     queries = fetch.load_queries()
     if only is not None:
         queries = [q for q in queries if q.name in only]
     if queries:
         areas = _areas()
-        outcomes += fetch.fetch_online(queries, StatbankClient(_base_url(args)), RAW_DIR, log=_log,
-                                       municipalities=sorted(areas.municipalities["code"]) if areas else None,
-                                       areas=areas)
+        outcomes += fetch.fetch_online(
+            queries,
+            StatbankClient(_base_url(args)),
+            RAW_DIR,
+            log=_log,
+            municipalities=sorted(areas.municipalities["code"]) if areas else None,
+            areas=areas,
+        )
     return [o for o in outcomes if o.status == "failed"]
 
 
@@ -313,7 +369,9 @@ def _fetch(args: argparse.Namespace) -> int:
             known = {*load_queries().queries, *(t for t, s in load_sources().tables.items() if s.url)}
             unknown = [name for name in only if name not in known]
             if unknown:
-                raise WorkbookError(f"--only {unknown[0]}: not a query in params/queries.yml or a download in params/sources.yml")
+                raise WorkbookError(
+                    f"--only {unknown[0]}: not a query in params/queries.yml or a download in params/sources.yml"
+                )
         failed = _fetch_all(args, only)
     if failed:
         _log(f"error: {len(failed)} table(s) failed: {', '.join(o.name for o in failed)}; everything else is kept")
@@ -344,7 +402,9 @@ def _check(args: argparse.Namespace) -> int:
         try:
             catalogue = json.loads(args.catalogue.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as err:
-            raise WorkbookError(f"--catalogue {args.catalogue}: not a readable JSON catalogue ({str(err).splitlines()[0]})") from None
+            raise WorkbookError(
+                f"--catalogue {args.catalogue}: not a readable JSON catalogue ({str(err).splitlines()[0]})"
+            ) from None
     else:
         catalogue = StatbankClient(_base_url(args)).tables()
     try:
@@ -353,7 +413,9 @@ def _check(args: argparse.Namespace) -> int:
             str(entry["latestPeriod"]), str(entry["updated"])
     except (TypeError, KeyError, AttributeError):
         where = f"--catalogue {args.catalogue}" if args.catalogue else "the table catalogue"
-        raise WorkbookError(f"{where}: not DST's table catalogue (a list of tables with id, latestPeriod and updated)") from None
+        raise WorkbookError(
+            f"{where}: not DST's table catalogue (a list of tables with id, latestPeriod and updated)"
+        ) from None
     processed = load_processed(location)
     print(f"{'table':10} {'on disk':>9} {'DST':>9}  DST updated          ")
     for table, spec in load_sources().tables.items():
@@ -374,9 +436,15 @@ def _mail(args: argparse.Namespace) -> int:
 
     if args.send and args.dry_run:
         raise WorkbookError("--send and --dry-run: choose one")
-    outcomes = mail_run(args.run, send=args.send, resend=args.resend, allow_failed=args.allow_failed,
-                        allow_example_data=args.allow_example_data,
-                        only=args.only.split(",") if args.only else None, log=_log)
+    outcomes = mail_run(
+        args.run,
+        send=args.send,
+        resend=args.resend,
+        allow_failed=args.allow_failed,
+        allow_example_data=args.allow_example_data,
+        only=args.only.split(",") if args.only else None,
+        log=_log,
+    )
     failed = [o.group for o in outcomes if o.status == "failed"]
     if failed:
         _log(f"error: {len(failed)} mail(s) not sent: {', '.join(failed)}; run the command again to send them")

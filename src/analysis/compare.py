@@ -24,7 +24,6 @@ from analysis.ingest import Processed
 from analysis.params import GroupSpec, load_comparison
 
 
-
 @dataclass(frozen=True)
 class Group:
     label: str  # plural, lower case: 'oplandskommuner'
@@ -75,12 +74,14 @@ def structural_features(processed: Processed, period: pd.Period) -> pd.DataFrame
     area = area[area["year"] <= latest.year].sort_values("year").groupby("area")["value"].last()
     rates = _wide(table, "employment_rate")
     rates = rates.loc[rates.index <= flow_until]
-    return pd.DataFrame({
-        "population": now,
-        "growth_5y": growth,
-        "density": now / area.reindex(codes),
-        "employment_rate": rates.iloc[-1].reindex(codes) if len(rates) else float("nan"),
-    })
+    return pd.DataFrame(
+        {
+            "population": now,
+            "growth_5y": growth,
+            "density": now / area.reindex(codes),
+            "employment_rate": rates.iloc[-1].reindex(codes) if len(rates) else float("nan"),
+        }
+    )
 
 
 def _wide(table: pd.DataFrame, indicator: str) -> pd.DataFrame:
@@ -115,18 +116,36 @@ def resolve_group(name: str, kommune: str, processed: Processed, period: pd.Peri
         )
     if spec.kind == "dst_group":
         members = sorted(set(areas.members(group_name)) | {kommune})
-        return Group(group_name.lower(), group_name.lower() + "ne", "i Danmarks Statistiks kommunegrupper", members,
-                     member_of=kommune in areas.members(group_name))
+        return Group(
+            group_name.lower(),
+            group_name.lower() + "ne",
+            "i Danmarks Statistiks kommunegrupper",
+            members,
+            member_of=kommune in areas.members(group_name),
+        )
     if spec.kind == "list":
         known = set(areas.municipalities["code"])
         members = [f"{m:03d}" for m in spec.members]
         unknown = [m for m in members if m not in known]
         if unknown:
             raise WorkbookError(f"params/comparison.yml: groups.{name}: '{unknown[0]}' is not a kommunekode")
-        return Group(spec.label, spec.definite, spec.description, sorted(set(members) | {kommune}),
-                     member_of=kommune in members, named=True)
+        return Group(
+            spec.label,
+            spec.definite,
+            spec.description,
+            sorted(set(members) | {kommune}),
+            member_of=kommune in members,
+            named=True,
+        )
     features = structural_features(processed, period)[spec.features]
     nearest = most_similar(features, kommune, spec.count)
     chosen = features.loc[[kommune, *nearest.index]].assign(distance=pd.concat([pd.Series({kommune: 0.0}), nearest]))
-    return Group(spec.label, spec.definite, spec.description, sorted([kommune, *nearest.index]), member_of=False,
-                 named=True, features=chosen)
+    return Group(
+        spec.label,
+        spec.definite,
+        spec.description,
+        sorted([kommune, *nearest.index]),
+        member_of=False,
+        named=True,
+        features=chosen,
+    )

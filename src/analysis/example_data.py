@@ -57,7 +57,9 @@ def example_observations(registry: Indicators, kommune: str) -> pd.DataFrame:
         rng = np.random.default_rng(zlib.crc32(indicator.id.encode()))
         periods = _periods(indicator.cadence)
         steps = len(periods)
-        per_step = drift / 4 if indicator.cadence == "kvartal" else drift * (4 if indicator.cadence == "hvert-4-aar" else 1)
+        per_step = (
+            drift / 4 if indicator.cadence == "kvartal" else drift * (4 if indicator.cadence == "hvert-4-aar" else 1)
+        )
         values = level + per_step * np.arange(steps) + rng.normal(0, noise, steps)
         kind = indicator.manual_kind
         if kind in ("rank",):

@@ -19,9 +19,9 @@ import hashlib
 import json
 import math
 import os
-import time
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,8 +32,7 @@ from analysis.params import load_sources
 from analysis.paths import PARAMS_DIR, relative
 from analysis.sources.statbank_api import Query, StatbankClient, Unreachable, _reason
 
-LICENCE = ("Danmarks Statistik: fri genbrug, også kommercielt, med kildeangivelse "
-           "(svarer til CC BY 4.0)")
+LICENCE = "Danmarks Statistik: fri genbrug, også kommercielt, med kildeangivelse (svarer til CC BY 4.0)"
 BOM = b"\xef\xbb\xbf"
 
 
@@ -63,7 +62,7 @@ def check_csv(content: bytes, content_type: str, body: dict) -> str:
     if not content.startswith(BOM):
         return "the CSV does not start with the UTF-8 byte order mark the API sends"
     try:
-        text = content[len(BOM):].decode("utf-8")
+        text = content[len(BOM) :].decode("utf-8")
     except UnicodeDecodeError:
         return "the CSV is not valid UTF-8"
     if not text.endswith("\r\n"):
@@ -152,8 +151,17 @@ def _history(folder: Path, name: str) -> list[dict]:
 
 def _record(folder: Path, name: str, version: str, action: str) -> None:
     with (folder / "versions" / "history.jsonl").open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps({"name": name, "version": version, "action": action,
-                                 "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}) + "\n")
+        handle.write(
+            json.dumps(
+                {
+                    "name": name,
+                    "version": version,
+                    "action": action,
+                    "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                }
+            )
+            + "\n"
+        )
 
 
 def _point(link: Path, version: Path) -> None:
@@ -178,8 +186,15 @@ def store(content: bytes, name: str, folder: Path, meta: dict) -> str:
     if not version.exists():
         _write_once(version, content)
         sidecar = version.with_name(version.name.split(".")[0] + ".meta.json")
-        _write_once(sidecar, (json.dumps({**meta, "sha256": digest, "file": version.name}, indent=2,
-                                         ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
+        _write_once(
+            sidecar,
+            (
+                json.dumps(
+                    {**meta, "sha256": digest, "file": version.name}, indent=2, ensure_ascii=False, sort_keys=True
+                )
+                + "\n"
+            ).encode("utf-8"),
+        )
     if link.exists() and not link.is_symlink():
         # A file put here by hand stays as a version of its own before the link takes its place.
         kept = versions / f"{stem}-{_sha(link)[:12]}{suffix}"
@@ -203,8 +218,14 @@ def _write_once(path: Path, content: bytes) -> None:
     os.replace(temporary, path)
 
 
-def fetch_online(queries: list[Query], client: StatbankClient, raw_dir: Path, log=print,
-                 municipalities: list[str] | None = None, areas=None) -> list[Outcome]:
+def fetch_online(
+    queries: list[Query],
+    client: StatbankClient,
+    raw_dir: Path,
+    log=print,
+    municipalities: list[str] | None = None,
+    areas=None,
+) -> list[Outcome]:
     """Fetch every query; a table that fails is reported, and the others go on.
 
     A query too large for one CSV request is fetched in parts (see StatbankClient.plan) and kept
@@ -223,7 +244,7 @@ def fetch_online(queries: list[Query], client: StatbankClient, raw_dir: Path, lo
                     part = f" (request {len(parts) + 1} of {len(planned.bodies)})" if len(planned.bodies) > 1 else ""
                     raise WorkbookError(f"table {query.table}: {problem}{part}; the file on disk is kept")
                 parts.append(content)
-            content = parts[0] + b"".join(part[len(BOM):].split(b"\r\n", 1)[1] for part in parts[1:])
+            content = parts[0] + b"".join(part[len(BOM) :].split(b"\r\n", 1)[1] for part in parts[1:])
             check_content(content, f"{query.name}.csv", {"variables": planned.variables}, areas)
             meta = {
                 "url": f"{client.base_url}/data",
@@ -231,7 +252,7 @@ def fetch_online(queries: list[Query], client: StatbankClient, raw_dir: Path, lo
                 "requests": planned.bodies,
                 "variables": planned.variables,
                 "cells": planned.cells,
-                "fetched_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "fetched_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "table_updated": info.get("updated", ""),
                 "footnote": (info.get("footnote") or {}).get("text", ""),
                 "licence": LICENCE,
@@ -240,7 +261,9 @@ def fetch_online(queries: list[Query], client: StatbankClient, raw_dir: Path, lo
             status = store(content, f"{query.name}.csv", raw_dir / "statbank", meta)
             outcomes.append(Outcome(query.name, status))
             requests_ = f" in {len(planned.bodies)} requests" if len(planned.bodies) > 1 else ""
-            log(f"{query.name}: {'new version' if status == 'new' else 'unchanged'} ({planned.cells:,} cells{requests_})")
+            log(
+                f"{query.name}: {'new version' if status == 'new' else 'unchanged'} ({planned.cells:,} cells{requests_})"
+            )
         except Unreachable as err:
             # No answer at all: the other tables would wait for the same timeouts. Say it once.
             rest = [q.name for q in queries[number:]]
@@ -253,8 +276,13 @@ def fetch_online(queries: list[Query], client: StatbankClient, raw_dir: Path, lo
     return outcomes
 
 
-def fetch_downloads(raw_dir: Path, location_folders: tuple[Path, ...], log=print, mirror: str | None = None,
-                    only: list[str] | None = None) -> list[Outcome]:
+def fetch_downloads(
+    raw_dir: Path,
+    location_folders: tuple[Path, ...],
+    log=print,
+    mirror: str | None = None,
+    only: list[str] | None = None,
+) -> list[Outcome]:
     """The tables that are not in Statistikbanken (DST's Kommunegrupper, noegletal.dk's exports),
     from the address params/sources.yml gives, kept only when the bytes have the sha256 it gives.
     A table already on disk with those bytes is not downloaded again."""
@@ -262,8 +290,15 @@ def fetch_downloads(raw_dir: Path, location_folders: tuple[Path, ...], log=print
     for table, spec in load_sources().tables.items():
         if spec.url is None or (only is not None and table not in only):
             continue
-        present = next((folder / f for folder in location_folders for f in spec.files
-                        if (folder / f).is_file() and _sha(folder / f) == spec.sha256), None)
+        present = next(
+            (
+                folder / f
+                for folder in location_folders
+                for f in spec.files
+                if (folder / f).is_file() and _sha(folder / f) == spec.sha256
+            ),
+            None,
+        )
         if present is not None:
             outcomes.append(Outcome(table, "unchanged", f"already on disk in {relative(present)}"))
             continue
@@ -278,13 +313,19 @@ def fetch_downloads(raw_dir: Path, location_folders: tuple[Path, ...], log=print
             continue
         digest = hashlib.sha256(response.content).hexdigest()
         if response.status_code != 200 or digest != spec.sha256:
-            detail = (f"{url} answered {response.status_code}" if response.status_code != 200
-                      else f"{url}: sha256 {digest[:12]} is not the {spec.sha256[:12]} params/sources.yml expects")
+            detail = (
+                f"{url} answered {response.status_code}"
+                if response.status_code != 200
+                else f"{url}: sha256 {digest[:12]} is not the {spec.sha256[:12]} params/sources.yml expects"
+            )
             outcomes.append(Outcome(table, "failed", detail))
             log(f"{table}: FAILED: {detail}")
             continue
-        meta = {"url": url, "fetched_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                "citation": spec.citation}
+        meta = {
+            "url": url,
+            "fetched_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "citation": spec.citation,
+        }
         status = store(response.content, Path(spec.files[0]).name, raw_dir / Path(spec.files[0]).parent, meta)
         outcomes.append(Outcome(table, status))
         log(f"{table}: {'new version' if status == 'new' else 'unchanged'}")
@@ -295,6 +336,7 @@ def fetch_offline(snapshot: Path, raw_dir: Path, log=print) -> list[Outcome]:
     """Take the tables of params/sources.yml from a snapshot folder, checked against its SHA256SUMS
     and, like a fetched table, by the readers' checks before any becomes the current version."""
     from analysis.sources.classification import read_komgrp
+
     sums_path = snapshot / "SHA256SUMS"
     if not sums_path.is_file():
         raise WorkbookError(f"--from {snapshot}: no SHA256SUMS checksum list in the folder")
@@ -303,13 +345,19 @@ def fetch_offline(snapshot: Path, raw_dir: Path, log=print) -> list[Outcome]:
         if line.strip():
             parts = line.split(maxsplit=1)
             if len(parts) != 2 or len(parts[0]) != 64 or any(c not in "0123456789abcdef" for c in parts[0].lower()):
-                raise WorkbookError(f"{relative(sums_path)} line {number}: expected '<sha256> <file>', "
-                                    f"as sha256sum writes it")
+                raise WorkbookError(
+                    f"{relative(sums_path)} line {number}: expected '<sha256> <file>', as sha256sum writes it"
+                )
             digest, file_name = parts
             sums[file_name.strip().lstrip("*")] = digest.lower()
     komgrp = load_sources().tables["KOMGRP"].files[0]
-    areas = read_komgrp(snapshot / komgrp) if sums.get(komgrp) and (snapshot / komgrp).is_file() and \
-        hashlib.sha256((snapshot / komgrp).read_bytes()).hexdigest() == sums[komgrp] else None
+    areas = (
+        read_komgrp(snapshot / komgrp)
+        if sums.get(komgrp)
+        and (snapshot / komgrp).is_file()
+        and hashlib.sha256((snapshot / komgrp).read_bytes()).hexdigest() == sums[komgrp]
+        else None
+    )
     outcomes = []
     for table, spec in load_sources().tables.items():
         found = next((f for f in spec.files if (snapshot / f).is_file()), None)
@@ -322,7 +370,11 @@ def fetch_offline(snapshot: Path, raw_dir: Path, log=print) -> list[Outcome]:
         content = (snapshot / found).read_bytes()
         digest = hashlib.sha256(content).hexdigest()
         if sums.get(found) != digest:
-            detail = f"{found}: sha256 {digest[:12]} does not match SHA256SUMS" if found in sums else f"{found} is not in SHA256SUMS"
+            detail = (
+                f"{found}: sha256 {digest[:12]} does not match SHA256SUMS"
+                if found in sums
+                else f"{found} is not in SHA256SUMS"
+            )
             outcomes.append(Outcome(table, "failed", detail))
             log(f"{table}: FAILED: {detail}")
             continue
@@ -332,11 +384,15 @@ def fetch_offline(snapshot: Path, raw_dir: Path, log=print) -> list[Outcome]:
             outcomes.append(Outcome(table, "failed", str(err)))
             log(f"{table}: FAILED: {err}")
             continue
-        meta = {"source": relative(snapshot), "file": found, "copied_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                "licence": LICENCE, "citation": spec.citation}
+        meta = {
+            "source": relative(snapshot),
+            "file": found,
+            "copied_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "licence": LICENCE,
+            "citation": spec.citation,
+        }
         folder = raw_dir / Path(found).parent
         status = store(content, Path(found).name, folder, meta)
         outcomes.append(Outcome(table, status))
         log(f"{table}: {'new version' if status == 'new' else 'unchanged'}")
     return outcomes
-

@@ -47,8 +47,16 @@ class Scope:
     council: params.Council | None = None  # whose strategy and targets apply
 
     @classmethod
-    def build(cls, processed: Processed, period: pd.Period, kommune: str, comparison_group: str,
-              strategy: Strategy, strategy_period: str, example_data: bool = False) -> Scope:
+    def build(
+        cls,
+        processed: Processed,
+        period: pd.Period,
+        kommune: str,
+        comparison_group: str,
+        strategy: Strategy,
+        strategy_period: str,
+        example_data: bool = False,
+    ) -> Scope:
         areas = processed.areas
         if kommune not in set(areas.municipalities["code"]):
             raise WorkbookError(f"kommune {kommune}: not a municipality code in DST's Kommunegrupper")
@@ -58,8 +66,21 @@ class Scope:
             )
         group = resolve_group(comparison_group, kommune, processed, period)
         council = params.load_council(kommune)
-        return cls(processed, period, kommune, areas.name_of(kommune), group.label, group.members, strategy,
-                   strategy_period, example_data, group.definite, group.description, group, council)
+        return cls(
+            processed,
+            period,
+            kommune,
+            areas.name_of(kommune),
+            group.label,
+            group.members,
+            strategy,
+            strategy_period,
+            example_data,
+            group.definite,
+            group.description,
+            group,
+            council,
+        )
 
     @property
     def others_label(self) -> str:
@@ -141,8 +162,10 @@ class Figures:
         """The comparison on every date of the series, one row per date."""
         if self.group is None:
             return pd.DataFrame()
-        rows = {date: against_group(self.group.loc[date], self.group_kommune, self.members, self.indicator.polarity)
-                for date in self.group.index}
+        rows = {
+            date: against_group(self.group.loc[date], self.group_kommune, self.members, self.indicator.polarity)
+            for date in self.group.index
+        }
         return pd.DataFrame({d: r for d, r in rows.items() if r}).T
 
     group_kommune: str = ""
@@ -161,13 +184,17 @@ class Figures:
         frame = self.series.copy()
         comparisons = self.comparisons
         if not comparisons.empty:
-            frame = frame.join(comparisons[["mean_others", "median_others", "q25", "q75", "rank", "n"]]
-                               .rename(columns={"n": "group_size"}))
+            frame = frame.join(
+                comparisons[["mean_others", "median_others", "q25", "q75", "rank", "n"]].rename(
+                    columns={"n": "group_size"}
+                )
+            )
         return frame
 
 
-def targets_for(indicator: Indicator, strategy: Strategy, strategy_period: str,
-                council: params.Council | None = None) -> list[tuple[Target, str]]:
+def targets_for(
+    indicator: Indicator, strategy: Strategy, strategy_period: str, council: params.Council | None = None
+) -> list[tuple[Target, str]]:
     """The indicator's targets from the chosen strategy period and the ones before it, newest first:
     the council's own (none for a municipality whose council's targets these are not)."""
     order = list(strategy.strategy_periods)
@@ -204,12 +231,17 @@ def select(scope: Scope, indicator: Indicator) -> Figures:
     figures = Figures(
         indicator=indicator,
         targets=targets_for(indicator, scope.strategy, scope.strategy_period, scope.council),
-        stock=stock, series=series, group=group, members=members, compared_with=compared_with,
+        stock=stock,
+        series=series,
+        group=group,
+        members=members,
+        compared_with=compared_with,
         comparison_measure=comparison_measure,
         tables=[] if illustrative else [*tables, *(measures.MANUAL_PREFIX + k for k in indicator.manual_kinds)],
         missing_tables=[t for t in tables if t in scope.processed.missing],
         missing_manual=[k for k in indicator.manual_kinds if not _has_manual(scope, indicator, k)],
-        illustrative=illustrative, group_kommune=scope.kommune,
+        illustrative=illustrative,
+        group_kommune=scope.kommune,
     )
     figures.statuses = _statuses(figures, scope)
     return figures
@@ -228,7 +260,9 @@ def timeline(figures: Figures, dates: pd.Index) -> pd.DatetimeIndex:
 def _statuses(figures: Figures, scope: Scope) -> list[targets.Status]:
     indicator = figures.indicator
     values = figures.series["value"].dropna() if figures.has_data else pd.Series(dtype=float)
-    sizes = figures.series["n"].reindex(values.index) if indicator.manual_kind == "survey" and figures.has_data else None
+    sizes = (
+        figures.series["n"].reindex(values.index) if indicator.manual_kind == "survey" and figures.has_data else None
+    )
     group = figures.group
     if group is not None and figures.comparison_measure != "value":
         group = None  # a comparison target is judged on the indicator itself, not on a companion
@@ -241,12 +275,28 @@ def _statuses(figures: Figures, scope: Scope) -> list[targets.Status]:
         # Another council's targets are not this municipality's: judge the direction only.
         if indicator.polarity == "none" or not figures.has_data:
             return []
-        direction = Target(strategy=scope.strategy_period, kind="direction", label="", quote="", seed="",
-                           direction="flere" if indicator.polarity == "higher" else "færre")
+        direction = Target(
+            strategy=scope.strategy_period,
+            kind="direction",
+            label="",
+            quote="",
+            seed="",
+            direction="flere" if indicator.polarity == "higher" else "færre",
+        )
         return [targets.assess(direction, values, indicator.polarity, indicator.unit, sample_sizes=sizes)]
-    return [targets.assess(target, values, indicator.polarity, indicator.unit, group=group, kommune=scope.kommune,
-                           sample_sizes=sizes, history=_history(figures, group))
-            for target, _name in figures.targets]
+    return [
+        targets.assess(
+            target,
+            values,
+            indicator.polarity,
+            indicator.unit,
+            group=group,
+            kommune=scope.kommune,
+            sample_sizes=sizes,
+            history=_history(figures, group),
+        )
+        for target, _name in figures.targets
+    ]
 
 
 def _history(figures: Figures, group: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -286,11 +336,17 @@ def _example_rows(indicator: Indicator, kommune: str) -> pd.DataFrame:
     examples = examples[examples["indicator"] == indicator.id]
     if examples.empty:
         return measures.empty()
-    observations = pd.DataFrame({
-        "table": measures.MANUAL_PREFIX + indicator.manual_kind, "measure": examples["indicator"],
-        "area": examples["area"], "period": examples["period"], "value": examples["value"],
-        "n": examples["n"].astype("float64"), "suppressed": False,
-    })
+    observations = pd.DataFrame(
+        {
+            "table": measures.MANUAL_PREFIX + indicator.manual_kind,
+            "measure": examples["indicator"],
+            "area": examples["area"],
+            "period": examples["period"],
+            "value": examples["value"],
+            "n": examples["n"].astype("float64"),
+            "suppressed": False,
+        }
+    )
     return measures.compute_all(observations, params.load_indicators(), params.load_sources(), only=[indicator.id])
 
 

@@ -8,8 +8,8 @@ Example::
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, localcontext
 import math
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from babel.numbers import format_decimal
 
@@ -67,9 +67,19 @@ def points(value: float, digits: int = 1, short: bool = False) -> str:
 
 
 # A unit's form for exactly one: '1 pejlemærke opfyldt', not '1 pejlemærker opfyldt'.
-SINGULAR = {"pejlemærker opfyldt": "pejlemærke opfyldt", "klager": "klage", "grunde": "grund", "dage": "dag",
-            "partnerskaber": "partnerskab", "medlemmer": "medlem", "virksomheder": "virksomhed", "børn": "barn",
-            "firmaer": "firma", "familier": "familie", "flytninger": "flytning"}
+SINGULAR = {
+    "pejlemærker opfyldt": "pejlemærke opfyldt",
+    "klager": "klage",
+    "grunde": "grund",
+    "dage": "dag",
+    "partnerskaber": "partnerskab",
+    "medlemmer": "medlem",
+    "virksomheder": "virksomhed",
+    "børn": "barn",
+    "firmaer": "firma",
+    "familier": "familie",
+    "flytninger": "flytning",
+}
 
 
 def with_unit(value: float, unit: str, extra: int = 0) -> str:

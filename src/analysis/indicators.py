@@ -88,7 +88,9 @@ def resolve_period(table: pd.DataFrame, cadence: str, period: pd.Period | None) 
     return period
 
 
-def top_flows(obs: pd.DataFrame, kommune: str, year: int, ages: tuple[int, int] = YOUTH_AGES, n: int = 5) -> pd.DataFrame:
+def top_flows(
+    obs: pd.DataFrame, kommune: str, year: int, ages: tuple[int, int] = YOUTH_AGES, n: int = 5
+) -> pd.DataFrame:
     """The counterpart municipalities with the most moves to or from the municipality (FLY66):
     the movers indicator's table of its largest flows."""
     flows = obs[(obs["table"] == "FLY66") & (obs["period"] == str(year))]

@@ -145,8 +145,10 @@ def fingerprint(inputs: list[RawInput]) -> str:
     record = {
         "format": 3,  # the layout of ingest.json and the processed tables
         "version": __version__,
-        "params": {name: sha256_of(PARAMS_DIR / name)
-                   for name in ("sources.yml", "queries.yml", "indicators.yml", "strategy.yml")},
+        "params": {
+            name: sha256_of(PARAMS_DIR / name)
+            for name in ("sources.yml", "queries.yml", "indicators.yml", "strategy.yml")
+        },
         "inputs": {i.table: i.sha256 for i in inputs},
     }
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
@@ -175,16 +177,26 @@ def read_all(inputs: list[RawInput]) -> tuple[pd.DataFrame, Areas, pd.DataFrame]
         if raw.table.startswith(MANUAL_PREFIX):
             frame = read_manual(raw.path, raw.table.removeprefix(MANUAL_PREFIX), registry, areas)
             units = {i.id: i.unit for i in registry.indicators}
-            frames.append(frame.drop(columns=["of", "note"]).rename(columns={"indicator": "measure"}).assign(
-                unit=frame["indicator"].map(units), n=frame["n"].fillna(frame["of"]), **provenance))
+            frames.append(
+                frame.drop(columns=["of", "note"])
+                .rename(columns={"indicator": "measure"})
+                .assign(unit=frame["indicator"].map(units), n=frame["n"].fillna(frame["of"]), **provenance)
+            )
             continue
         spec = sources.tables[raw.table]
         if spec.kind == "classification":
             continue
         if spec.kind == "statbank":
-            frame = read_statbank_csv(raw.path, spec, areas)
+            frame = _read_once(
+                raw,
+                spec,
+                by_table["KOMGRP"].sha256,
+                lambda raw=raw, spec=spec: read_statbank_csv(raw.path, spec, areas),
+            )
         else:
-            frame = read_noegletal_csv(raw.path, areas)
+            frame = _read_once(
+                raw, spec, by_table["KOMGRP"].sha256, lambda raw=raw: read_noegletal_csv(raw.path, areas)
+            )
         frames.append(frame.assign(measure=spec.measure or raw.table, unit=spec.unit, **provenance))
     observations = pd.concat(frames, ignore_index=True)
     own = sorted({c for f in frames for c in f.columns} - set(COLUMNS))
@@ -196,6 +208,21 @@ def read_all(inputs: list[RawInput]) -> tuple[pd.DataFrame, Areas, pd.DataFrame]
     for column in ("table", "measure", "area", "period", "unit", "source_file", "source_sha256", *own):
         observations[column] = observations[column].astype("string").astype("category")
     return observations[[*COLUMNS, *own]], areas, qualitative
+
+
+_READ: dict[tuple[str, str, str], pd.DataFrame] = {}  # (sha256, spec, areas' sha256) -> a raw table as read
+
+
+def _read_once(raw: RawInput, spec: TableSpec, areas_sha256: str, read) -> pd.DataFrame:
+    """A raw table read once per process: raw files are immutable versions, so the same sha256 (and
+    the same declaration) gives the same frame. A notebook kernel or a test that builds the
+    processed data in memory again does not parse a million lines again."""
+    key = (raw.sha256, spec.model_dump_json(), areas_sha256)
+    if key not in _READ:
+        if len(_READ) > 16:
+            _READ.clear()
+        _READ[key] = read()
+    return _READ[key]
 
 
 def table_sums(observations: pd.DataFrame) -> pd.DataFrame:
@@ -226,7 +253,9 @@ def input_record(raw: RawInput) -> dict:
     return record
 
 
-def population_gaps(indicators: pd.DataFrame, periods: dict[str, list[str]], municipalities: list[str]) -> dict[str, list[str]]:
+def population_gaps(
+    indicators: pd.DataFrame, periods: dict[str, list[str]], municipalities: list[str]
+) -> dict[str, list[str]]:
     """The municipalities without a population figure on a period's reference day, for the periods
     where any are missing ('kvartal/2025K1' -> ['766']): a file cut short shows here."""
     from analysis.indicators import POPULATION, reference_dates
@@ -262,7 +291,9 @@ def read_manifest(processed_dir: Path = PROCESSED_DIR) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
-        raise WorkbookError(f"{relative(path)}: not readable ({str(err).splitlines()[0]}); run `python -m analysis ingest`") from None
+        raise WorkbookError(
+            f"{relative(path)}: not readable ({str(err).splitlines()[0]}); run `python -m analysis ingest`"
+        ) from None
 
 
 def vintages_of(observations: pd.DataFrame) -> dict[str, str]:
@@ -390,16 +421,29 @@ def load_processed(location: DataLocation, processed_dir: Path = PROCESSED_DIR) 
         qualitative = pd.read_parquet(folder / QUALITATIVE)
         indicators = pd.read_parquet(folder / INDICATORS)
         areas = Areas.from_municipalities(municipalities)
-        return Processed(observations, areas, manifest["inputs"], manifest["vintages"], qualitative, indicators,
-                         tuple(manifest.get("missing", [])))
+        return Processed(
+            observations,
+            areas,
+            manifest["inputs"],
+            manifest["vintages"],
+            qualitative,
+            indicators,
+            tuple(manifest.get("missing", [])),
+        )
     observations, areas, qualitative = read_all(inputs)
     recorded = {i.table: input_record(i) for i in inputs}
-    return Processed(observations, areas, recorded, vintages_of(observations), qualitative,
-                     compute_indicators(observations), tuple(missing_tables(inputs)))
+    return Processed(
+        observations,
+        areas,
+        recorded,
+        vintages_of(observations),
+        qualitative,
+        compute_indicators(observations),
+        tuple(missing_tables(inputs)),
+    )
 
 
 def missing_tables(inputs: list[RawInput]) -> list[str]:
     """The optional tables of params/sources.yml that are not on disk."""
     present = {i.table for i in inputs}
     return [table for table in load_sources().tables if table not in present]
-

@@ -86,7 +86,8 @@ class KernelServer:
     def __enter__(self) -> KernelServer:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "analysis.kernels", self.address, str(os.getpid())],
-            stdin=subprocess.DEVNULL, cwd=self.folder,
+            stdin=subprocess.DEVNULL,
+            cwd=self.folder,
         )
         return self
 

@@ -66,8 +66,13 @@ class Smtp:
             port = int(os.environ.get("WORKBOOK_SMTP_PORT", "587"))
         except ValueError:
             raise WorkbookError("WORKBOOK_SMTP_PORT: expected a port number") from None
-        return cls(host, port, os.environ.get("WORKBOOK_SMTP_USER", ""), os.environ.get("WORKBOOK_SMTP_PASSWORD", ""),
-                   os.environ.get("WORKBOOK_SMTP_CAFILE", ""))
+        return cls(
+            host,
+            port,
+            os.environ.get("WORKBOOK_SMTP_USER", ""),
+            os.environ.get("WORKBOOK_SMTP_PASSWORD", ""),
+            os.environ.get("WORKBOOK_SMTP_CAFILE", ""),
+        )
 
 
 ADDRESS = re.compile(r"^[^@\s<>,;:\"()\[\]\\]+@[^@\s<>,;:\"()\[\]\\]+\.[A-Za-z0-9-]+$")
@@ -160,7 +165,10 @@ def briefs_for(group: str, briefs: dict[str, Path]) -> tuple[Path, list[Path]]:
     and the three theme briefs, which every committee's focus areas touch."""
     own = briefs.get(f"udvalg-{group}")
     body = own or briefs.get("overview") or next(iter(briefs.values()))
-    attached = [body, *[briefs[t] for t in ("overview", "growth", "community", "cooperation") if t in briefs and briefs[t] != body]]
+    attached = [
+        body,
+        *[briefs[t] for t in ("overview", "growth", "community", "cooperation") if t in briefs and briefs[t] != body],
+    ]
     return body, attached
 
 
@@ -179,9 +187,14 @@ def mail_safe(html: str) -> tuple[str, list[tuple[str, bytes, str]]]:
         image["style"] = "max-width:100%;height:auto;display:block"
     main = soup.find("main")
     if main is not None:
-        frame = soup.new_tag("table", attrs={"role": "presentation", "width": "100%", "cellpadding": "0",
-                                             "cellspacing": "0", "border": "0"})
-        row, cell = soup.new_tag("tr"), soup.new_tag("td", attrs={"align": "left", "style": "max-width:680px;padding:16px"})
+        frame = soup.new_tag(
+            "table",
+            attrs={"role": "presentation", "width": "100%", "cellpadding": "0", "cellspacing": "0", "border": "0"},
+        )
+        row, cell = (
+            soup.new_tag("tr"),
+            soup.new_tag("td", attrs={"align": "left", "style": "max-width:680px;padding:16px"}),
+        )
         for child in list(main.children):
             cell.append(child.extract())
         row.append(cell)
@@ -207,11 +220,14 @@ def plain_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
 
 
-def compose(group: str, name: str, addresses: list[str], sender: str, body: Path, attached: list[Path],
-            subject: str) -> EmailMessage:
+def compose(
+    group: str, name: str, addresses: list[str], sender: str, body: Path, attached: list[Path], subject: str
+) -> EmailMessage:
     html, images = mail_safe(body.read_text(encoding="utf-8"))
     if len(html.encode("utf-8")) > MAX_HTML_BYTES:
-        raise WorkbookError(f"{relative(body)}: the mail body is {len(html.encode()) // 1000} KB; Gmail clips above 100 KB")
+        raise WorkbookError(
+            f"{relative(body)}: the mail body is {len(html.encode()) // 1000} KB; Gmail clips above 100 KB"
+        )
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = sender
@@ -238,8 +254,15 @@ class MailOutcome:
 LEDGER = "mail-ledger.jsonl"  # in the outputs folder: every message sent, appended, never rewritten
 
 
-def mail_run(run: Path, send: bool = False, resend: bool = False, allow_failed: bool = False,
-             allow_example_data: bool = False, only: list[str] | None = None, log=print) -> list[MailOutcome]:
+def mail_run(
+    run: Path,
+    send: bool = False,
+    resend: bool = False,
+    allow_failed: bool = False,
+    allow_example_data: bool = False,
+    only: list[str] | None = None,
+    log=print,
+) -> list[MailOutcome]:
     """Mail (or, without `send`, write as .eml) one published run's briefs to each recipient group.
 
     The run is read from the folder it is published in at the start, so a run republished while
@@ -259,17 +282,25 @@ def mail_run(run: Path, send: bool = False, resend: bool = False, allow_failed: 
         jobs = manifest["jobs"]
         cadence, period = manifest["cadence"], manifest["period"]
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
-        raise WorkbookError(f"--run {run}: manifest.json is not readable ({type(err).__name__}); run the period again") from None
+        raise WorkbookError(
+            f"--run {run}: manifest.json is not readable ({type(err).__name__}); run the period again"
+        ) from None
     ours = recipients_kommune()
     if str(manifest.get("kommune", ours)) != ours:
-        raise WorkbookError(f"--run {relative(link.parent)}/{link.name}: the briefs are for kommune {manifest.get('kommune')}; "
-                            f"the groups of params/recipients.yml are kommune {ours}'s, so nothing is mailed")
+        raise WorkbookError(
+            f"--run {relative(link.parent)}/{link.name}: the briefs are for kommune {manifest.get('kommune')}; "
+            f"the groups of params/recipients.yml are kommune {ours}'s, so nothing is mailed"
+        )
     failed = [job["name"] for job in jobs if job["status"] == "failed"]
     if failed and not allow_failed:
-        raise WorkbookError(f"--run {relative(link)}: job(s) {', '.join(failed)} failed; mail it anyway with --allow-failed")
+        raise WorkbookError(
+            f"--run {relative(link)}: job(s) {', '.join(failed)} failed; mail it anyway with --allow-failed"
+        )
     if manifest.get("parameters", {}).get("example_data") and not allow_example_data:
-        raise WorkbookError(f"--run {relative(link)}: the briefs hold illustrative data (Eksempeldata); "
-                            "mail them anyway with --allow-example-data")
+        raise WorkbookError(
+            f"--run {relative(link)}: the briefs hold illustrative data (Eksempeldata); "
+            "mail them anyway with --allow-example-data"
+        )
     smtp = Smtp.from_environment() if send else None
     if send and smtp is None:
         raise WorkbookError("--send: no SMTP server; set WORKBOOK_SMTP_HOST (and _PORT, _USER, _PASSWORD)")
@@ -283,7 +314,9 @@ def mail_run(run: Path, send: bool = False, resend: bool = False, allow_failed: 
     period_label = label(parse_period(period, freq))
     chosen = [(g, a) for g, a in groups.items() if not only or g in only]
     if not send:
-        return [_write_eml(link, group, names, addresses, sender, briefs, period_label, log) for group, addresses in chosen]
+        return [
+            _write_eml(link, group, names, addresses, sender, briefs, period_label, log) for group, addresses in chosen
+        ]
     root = link.parents[2]  # outputs/, above <kommunekode>/<period>/<cadence>
     ledger_path = root / LEDGER
     try:
@@ -314,12 +347,21 @@ def mail_run(run: Path, send: bool = False, resend: bool = False, allow_failed: 
                 connection = None
                 break
             faults.point("mail-sent")
-            _append(ledger_path, [{"content": content, "group": group, "recipient": address,
-                                   "message_id": message["Message-ID"],
-                                   "run": f"{manifest.get('kommune', ours)}/{period}/{cadence}",
-                                   "run_id": manifest.get("run_id", ""),
-                                   "sent_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-                                  for address in todo])
+            _append(
+                ledger_path,
+                [
+                    {
+                        "content": content,
+                        "group": group,
+                        "recipient": address,
+                        "message_id": message["Message-ID"],
+                        "run": f"{manifest.get('kommune', ours)}/{period}/{cadence}",
+                        "run_id": manifest.get("run_id", ""),
+                        "sent_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    }
+                    for address in todo
+                ],
+            )
             sent |= {(content, a.lower()) for a in todo}
             outcomes.append(MailOutcome(group, "sent", message["Message-ID"]))
             log(f"{group}: sent to {len(todo)} recipient(s)")
@@ -345,7 +387,9 @@ def _briefs(folder: Path, jobs: list[dict], run: Path) -> dict[str, Path]:
             continue
         path = (folder / name).resolve()
         if path.parent != root.resolve() or path.suffix != ".html":
-            raise WorkbookError(f"--run {run}: manifest.json names '{name}' as a brief; a brief must be a file in briefs/")
+            raise WorkbookError(
+                f"--run {run}: manifest.json names '{name}' as a brief; a brief must be a file in briefs/"
+            )
         if path.is_file():
             briefs[job["name"]] = path
     if not briefs:
@@ -353,8 +397,16 @@ def _briefs(folder: Path, jobs: list[dict], run: Path) -> dict[str, Path]:
     return briefs
 
 
-def _write_eml(link: Path, group: str, names: dict, addresses: list[str], sender: str, briefs: dict[str, Path],
-               period_label: str, log) -> MailOutcome:
+def _write_eml(
+    link: Path,
+    group: str,
+    names: dict,
+    addresses: list[str],
+    sender: str,
+    briefs: dict[str, Path],
+    period_label: str,
+    log,
+) -> MailOutcome:
     name = names.get(group, group)
     body, attached = briefs_for(group, briefs)
     message = compose(group, name, addresses, sender, body, attached, f"Strategiopfølgning {period_label} - {name}")
@@ -413,5 +465,3 @@ def _smtp_reason(err: Exception) -> str:
     if isinstance(err, smtplib.SMTPResponseException):
         return f"SMTP {err.smtp_code}"
     return type(err).__name__
-
-

@@ -39,8 +39,9 @@ MANUAL_PREFIX = "manual/"
 _LEADING_NUMBER = re.compile(r"^(\d+)")
 
 
-def compute_all(observations: pd.DataFrame, registry: Indicators, sources: Sources,
-                only: list[str] | None = None) -> pd.DataFrame:
+def compute_all(
+    observations: pd.DataFrame, registry: Indicators, sources: Sources, only: list[str] | None = None
+) -> pd.DataFrame:
     """Every indicator (or the `only` ones and what they build on) for every area and period."""
     engine = _Engine(observations, registry, sources)
     wanted = only if only is not None else [i.id for i in registry.indicators]
@@ -58,8 +59,9 @@ def compute_all(observations: pd.DataFrame, registry: Indicators, sources: Sourc
 
 def empty() -> pd.DataFrame:
     frame = pd.DataFrame({c: pd.Series(dtype="float64") for c in COLUMNS})
-    return frame.astype({"indicator": "object", "area": "object", "period": "object", "date": "datetime64[ns]",
-                         "suppressed": "bool"})
+    return frame.astype(
+        {"indicator": "object", "area": "object", "period": "object", "date": "datetime64[ns]", "suppressed": "bool"}
+    )
 
 
 def is_stock(indicator: Indicator, registry: Indicators, sources: Sources) -> bool:
@@ -121,10 +123,16 @@ class _Engine:
                 frame["value"] = 100.0 - frame["value"]
             return frame
         if kind == "ratio":
-            return _divide(self.series(indicator, measure.numerator), self.series(indicator, measure.denominator),
-                           measure.scale, measure.align)
+            return _divide(
+                self.series(indicator, measure.numerator),
+                self.series(indicator, measure.denominator),
+                measure.scale,
+                measure.align,
+            )
         if kind == "per_1000":
-            return _divide(self.series(indicator, measure.of), self.series(indicator, measure.per), 1000.0, measure.align)
+            return _divide(
+                self.series(indicator, measure.of), self.series(indicator, measure.per), 1000.0, measure.align
+            )
         return _change(self.series(indicator, measure.of), measure.years, measure.relative)
 
     # --- series --------------------------------------------------------------------------
@@ -149,13 +157,15 @@ class _Engine:
     def _manual(self, indicator: Indicator, kind: str) -> pd.DataFrame:
         rows = self._rows(MANUAL_PREFIX + kind)
         rows = rows[rows["measure"].astype(str) == indicator.id]
-        frame = pd.DataFrame({
-            "area": rows["area"].astype(str).to_numpy(),
-            "period": rows["period"].astype(str).to_numpy(),
-            "value": rows["value"].to_numpy(dtype=float),
-            "n": rows["n"].astype("float64").to_numpy() if "n" in rows else np.nan,
-            "suppressed": False,
-        })
+        frame = pd.DataFrame(
+            {
+                "area": rows["area"].astype(str).to_numpy(),
+                "period": rows["period"].astype(str).to_numpy(),
+                "value": rows["value"].to_numpy(dtype=float),
+                "n": rows["n"].astype("float64").to_numpy() if "n" in rows else np.nan,
+                "suppressed": False,
+            }
+        )
         frame["date"] = dates_of(frame["period"], stock=False)
         return frame
 
@@ -175,16 +185,27 @@ class _Engine:
         if spec.weight:
             values = values * _weights(rows, spec.weight, table)
         suppressed = rows["suppressed"].fillna(False).astype(bool) if "suppressed" in rows else False
-        frame = pd.DataFrame({"area": area.to_numpy(), "period": rows["period"].astype(str).to_numpy(),
-                              "value": values.to_numpy(), "suppressed": np.asarray(suppressed, dtype=bool)})
+        frame = pd.DataFrame(
+            {
+                "area": area.to_numpy(),
+                "period": rows["period"].astype(str).to_numpy(),
+                "value": values.to_numpy(),
+                "suppressed": np.asarray(suppressed, dtype=bool),
+            }
+        )
         grouped = frame.groupby(["area", "period"], sort=True)
         if unique:
             sizes = grouped.size()
             if (sizes > 1).any():
-                left = [c for c in source.dimensions if c in rows.columns and rows[c].notna().any()
-                        and rows[c].nunique() > 1 and c not in spec.filter]
-                raise WorkbookError(f"the filter leaves several figures per area and period in {table} "
-                                    f"(by {', '.join(left) or 'an unfiltered column'}); filter them, or use kind sum")
+                left = [
+                    c
+                    for c in source.dimensions
+                    if c in rows.columns and rows[c].notna().any() and rows[c].nunique() > 1 and c not in spec.filter
+                ]
+                raise WorkbookError(
+                    f"the filter leaves several figures per area and period in {table} "
+                    f"(by {', '.join(left) or 'an unfiltered column'}); filter them, or use kind sum"
+                )
         summed = grouped.agg(value=("value", "sum"), suppressed=("suppressed", "any")).reset_index()
         summed.loc[summed["suppressed"], "value"] = np.nan
         summed["n"] = np.nan
@@ -193,9 +214,16 @@ class _Engine:
 
 
 def _no_rows() -> pd.DataFrame:
-    return pd.DataFrame({"area": pd.Series(dtype=str), "period": pd.Series(dtype=str), "value": pd.Series(dtype=float),
-                         "suppressed": pd.Series(dtype=bool), "n": pd.Series(dtype=float),
-                         "date": pd.Series(dtype="datetime64[ns]")})
+    return pd.DataFrame(
+        {
+            "area": pd.Series(dtype=str),
+            "period": pd.Series(dtype=str),
+            "value": pd.Series(dtype=float),
+            "suppressed": pd.Series(dtype=bool),
+            "n": pd.Series(dtype=float),
+            "date": pd.Series(dtype="datetime64[ns]"),
+        }
+    )
 
 
 def _member(rows: pd.DataFrame, column: str, values: list[str] | Range, table: str) -> pd.Series:
@@ -219,7 +247,9 @@ def _weights(rows: pd.DataFrame, column: str, table: str) -> pd.Series:
         match = _LEADING_NUMBER.match(code)
         if match is None:
             if (rows.loc[codes == code, "value"].fillna(0) != 0).any():
-                raise WorkbookError(f"{table}: column {column} has the code '{code}', which is not a number to weight by")
+                raise WorkbookError(
+                    f"{table}: column {column} has the code '{code}', which is not a number to weight by"
+                )
             numbers[code] = 0.0
         else:
             numbers[code] = float(match.group(1))
@@ -234,27 +264,41 @@ def _divide(top: pd.DataFrame, bottom: pd.DataFrame, scale: float, align: str) -
     else:
         top = top.assign(key=top["date"])
         bottom = bottom.assign(key=bottom["date"])
-    merged = top.merge(bottom[["area", "key", "value", "suppressed"]], on=["area", "key"], how="inner",
-                       suffixes=("", "_bottom"))
+    merged = top.merge(
+        bottom[["area", "key", "value", "suppressed"]], on=["area", "key"], how="inner", suffixes=("", "_bottom")
+    )
     bottom_value = merged["value_bottom"].where(merged["value_bottom"] != 0)
-    return pd.DataFrame({
-        "area": merged["area"], "period": merged["period"], "date": merged["date"],
-        "value": merged["value"] / bottom_value * scale,
-        "numerator": merged["value"], "denominator": merged["value_bottom"],
-        "n": merged["n"] if "n" in merged else np.nan,
-        "suppressed": merged["suppressed"] | merged["suppressed_bottom"],
-    })
+    return pd.DataFrame(
+        {
+            "area": merged["area"],
+            "period": merged["period"],
+            "date": merged["date"],
+            "value": merged["value"] / bottom_value * scale,
+            "numerator": merged["value"],
+            "denominator": merged["value_bottom"],
+            "n": merged["n"] if "n" in merged else np.nan,
+            "suppressed": merged["suppressed"] | merged["suppressed_bottom"],
+        }
+    )
 
 
 def _change(series: pd.DataFrame, years: int, relative: bool) -> pd.DataFrame:
     """The change over `years` to each date: in percent of the earlier figure, or in the unit."""
     earlier = series.assign(date=series["date"] + pd.DateOffset(years=years))
-    merged = series.merge(earlier[["area", "date", "value", "suppressed"]], on=["area", "date"], how="inner",
-                          suffixes=("", "_before"))
+    merged = series.merge(
+        earlier[["area", "date", "value", "suppressed"]], on=["area", "date"], how="inner", suffixes=("", "_before")
+    )
     before = merged["value_before"].where(merged["value_before"] != 0)
     value = (merged["value"] / before - 1) * 100 if relative else merged["value"] - merged["value_before"]
-    return pd.DataFrame({
-        "area": merged["area"], "period": merged["period"], "date": merged["date"], "value": value,
-        "numerator": merged["value"], "denominator": merged["value_before"], "n": np.nan,
-        "suppressed": merged["suppressed"] | merged["suppressed_before"],
-    })
+    return pd.DataFrame(
+        {
+            "area": merged["area"],
+            "period": merged["period"],
+            "date": merged["date"],
+            "value": value,
+            "numerator": merged["value"],
+            "denominator": merged["value_before"],
+            "n": np.nan,
+            "suppressed": merged["suppressed"] | merged["suppressed_before"],
+        }
+    )

@@ -55,14 +55,17 @@ def describe(figures: Figures, scope: Scope) -> Words:
     words.sentences = [latest_sentence(figures, scope)]
     if comparison and comparison["n"] > 1:
         words.sentences.append(comparison_sentence(figures, comparison, scope))
-    words.sentences += [target_sentence(target, name, unit) for target, name in figures.targets
-                        if target_sentence(target, name, unit)]
+    words.sentences += [
+        target_sentence(target, name, unit) for target, name in figures.targets if target_sentence(target, name, unit)
+    ]
     lag = _lag_years(figures, scope.period)
     if lag > 0:
         words.sentences.append(f"Det er de nyeste tal i datagrundlaget; de er {lag} år ældre end perioden.")
     words.sentences += indicator.notes
     if figures.illustrative:
-        words.sentences.append("Tallene er eksempeldata, lavet af arbejdsbogen til illustration: de er ikke kommunens egne tal.")
+        words.sentences.append(
+            "Tallene er eksempeldata, lavet af arbejdsbogen til illustration: de er ikke kommunens egne tal."
+        )
     return words
 
 
@@ -121,8 +124,10 @@ def comparison_cell(figures: Figures, comparison: dict, scope: Scope) -> str:
     elif by_size(figures):
         how = " efter størrelse"
     where = f" i {scope.region[0]}" if figures.compared_with == "region" else ""
-    return (f"Nr. {comparison['rank']} af {comparison['n']}{how}{where}; "
-            f"gns. for de andre {_group_value(comparison['mean_others'], figures)}")
+    return (
+        f"Nr. {comparison['rank']} af {comparison['n']}{how}{where}; "
+        f"gns. for de andre {_group_value(comparison['mean_others'], figures)}"
+    )
 
 
 def comparison_sentence(figures: Figures, comparison: dict, scope: Scope) -> str:
@@ -143,7 +148,9 @@ def comparison_sentence(figures: Figures, comparison: dict, scope: Scope) -> str
 def by_size(figures: Figures) -> bool:
     """A rank that orders municipalities by how big a figure is, not by how good: a count such as
     the population compared as it stands, or an indicator with no better direction."""
-    stock_count = figures.stock and figures.indicator.measure.kind in COUNT_KINDS and figures.comparison_measure == "value"
+    stock_count = (
+        figures.stock and figures.indicator.measure.kind in COUNT_KINDS and figures.comparison_measure == "value"
+    )
     return stock_count or figures.indicator.polarity == "none"
 
 
@@ -156,18 +163,26 @@ def latest_sentence(figures: Figures, scope: Scope) -> str:
     value = value_text(latest["value"], unit, suppressed)
     period_label = label(parse_period(latest["period"]))
     if suppressed:
-        return (f"Danmarks Statistik har ikke offentliggjort tallet for {lower_first(indicator.name)} "
-                f"for {period_label}.")
+        return (
+            f"Danmarks Statistik har ikke offentliggjort tallet for {lower_first(indicator.name)} for {period_label}."
+        )
     before = figures.year_before
     if indicator.sentence:
         measure = indicator.measure
         start = date - pd.DateOffset(years=measure.years) if measure.kind == "change" else date
         return indicator.sentence.format(
-            kommune=scope.kommune_name, value=value, abs_value=value_text(abs(latest["value"]), unit),
-            value_number=fmt.number(latest["value"]), period=period_label, date=date_label(date.date()),
-            from_date=date_label(start.date()), numerator=_count(latest["numerator"]),
-            denominator=_count(latest["denominator"]), n=_count(latest["n"]),
-            grew="voksede" if latest["value"] >= 0 else "faldt", rose="steg" if latest["value"] >= 0 else "faldt",
+            kommune=scope.kommune_name,
+            value=value,
+            abs_value=value_text(abs(latest["value"]), unit),
+            value_number=fmt.number(latest["value"]),
+            period=period_label,
+            date=date_label(date.date()),
+            from_date=date_label(start.date()),
+            numerator=_count(latest["numerator"]),
+            denominator=_count(latest["denominator"]),
+            n=_count(latest["n"]),
+            grew="voksede" if latest["value"] >= 0 else "faldt",
+            rose="steg" if latest["value"] >= 0 else "faldt",
             change_year=change(latest["value"], before["value"], figures) if before is not None else "",
         )
     if indicator.manual_kind:
@@ -202,8 +217,11 @@ def target_sentence(target: Target, strategy_name: str, unit: str) -> str:
     """What a numeric target asked for, with its baseline; '' for the other target kinds."""
     if target.kind != "level" or target.value is None:
         return ""
-    baseline = (f" (udgangspunktet var {fmt.with_unit(target.baseline, unit)} i {target.baseline_year})"
-                if target.baseline is not None else "")
+    baseline = (
+        f" (udgangspunktet var {fmt.with_unit(target.baseline, unit)} i {target.baseline_year})"
+        if target.baseline is not None
+        else ""
+    )
     return f"Målet i {strategy_name} var mindst {fmt.with_unit(target.value, unit)} i {target.year}{baseline}."
 
 
@@ -218,8 +236,10 @@ def missing_reason(figures: Figures) -> str:
     """Why an indicator has no figure, and where its numbers will come from."""
     if figures.missing_tables:
         tables = ", ".join(figures.missing_tables)
-        return (f"Tallene kommer fra Danmarks Statistik (tabel {tables}), som endnu ikke er hentet til "
-                "arbejdsbogen; `python -m analysis fetch` henter dem.")
+        return (
+            f"Tallene kommer fra Danmarks Statistik (tabel {tables}), som endnu ikke er hentet til "
+            "arbejdsbogen; `python -m analysis fetch` henter dem."
+        )
     if figures.missing_manual:
         files = " og ".join(f"data/raw/manual/{kind}.csv" for kind in figures.missing_manual)
         return f"Tallene føres af kommunen selv i {files}, som endnu ikke er udfyldt."
@@ -243,10 +263,12 @@ def line_alt(figures: Figures, scope: Scope) -> str:
     first, last = series.iloc[0], series.iloc[-1]
     verb = "steg" if last["value"] > first["value"] else "faldt" if last["value"] < first["value"] else "var uændret"
     prefix = "Eksempeldata. " if figures.illustrative else ""
-    return (f"{prefix}Linjediagram: {lower_first(figures.indicator.name)} i "
-            f"{scope.kommune_name} {verb} fra {fmt.with_unit(first['value'], unit)} "
-            f"({when_label(figures, series.index[0], first['period'])}) til {fmt.with_unit(last['value'], unit)} "
-            f"({when_label(figures, series.index[-1], last['period'])}).")
+    return (
+        f"{prefix}Linjediagram: {lower_first(figures.indicator.name)} i "
+        f"{scope.kommune_name} {verb} fra {fmt.with_unit(first['value'], unit)} "
+        f"({when_label(figures, series.index[0], first['period'])}) til {fmt.with_unit(last['value'], unit)} "
+        f"({when_label(figures, series.index[-1], last['period'])})."
+    )
 
 
 def group_alt(figures: Figures, scope: Scope, rows: pd.DataFrame, others: str) -> str:
@@ -255,12 +277,14 @@ def group_alt(figures: Figures, scope: Scope, rows: pd.DataFrame, others: str) -
     above = int((rows["value"] > rows["mean_others"]).sum())
     name = lower_first(figures.indicator.name)
     per = " pr. 1.000 indbyggere" if figures.comparison_measure == "per_1000" else ""
-    return (f"Linjediagram: {name}{per} i {scope.kommune_name} og gennemsnittet for {others} fra "
-            f"{when_label(figures, rows.index[0], figures.series.loc[rows.index[0], 'period'])} til "
-            f"{when_label(figures, rows.index[-1], figures.series.loc[rows.index[-1], 'period'])}. "
-            f"Senest {' mod '.join(_group_pair(last['value'], last['mean_others'], figures))} i gennemsnit "
-            f"(først {' mod '.join(_group_pair(first['value'], first['mean_others'], figures))}); "
-            f"{short_name(scope)} var over gennemsnittet {above} af {len(rows)} gange.")
+    return (
+        f"Linjediagram: {name}{per} i {scope.kommune_name} og gennemsnittet for {others} fra "
+        f"{when_label(figures, rows.index[0], figures.series.loc[rows.index[0], 'period'])} til "
+        f"{when_label(figures, rows.index[-1], figures.series.loc[rows.index[-1], 'period'])}. "
+        f"Senest {' mod '.join(_group_pair(last['value'], last['mean_others'], figures))} i gennemsnit "
+        f"(først {' mod '.join(_group_pair(first['value'], first['mean_others'], figures))}); "
+        f"{short_name(scope)} var over gennemsnittet {above} af {len(rows)} gange."
+    )
 
 
 def bars_alt(figures: Figures, scope: Scope, values: dict[str, float], goal: float | None) -> str:
@@ -269,9 +293,11 @@ def bars_alt(figures: Figures, scope: Scope, values: dict[str, float], goal: flo
     highest, lowest = max(values, key=values.get), min(values, key=values.get)
     name = lower_first(figures.indicator.name)
     period = when_label(figures, figures.latest_date, figures.latest["period"])
-    text = (f"Søjlediagram: {name} {period} for {len(values)} kommuner. {scope.kommune_name} har "
-            f"{_group_value(comparison['value'], figures)} og ligger nr. {comparison['rank']}; højest er {highest} med "
-            f"{_group_value(values[highest], figures)}, lavest {lowest} med {_group_value(values[lowest], figures)}.")
+    text = (
+        f"Søjlediagram: {name} {period} for {len(values)} kommuner. {scope.kommune_name} har "
+        f"{_group_value(comparison['value'], figures)} og ligger nr. {comparison['rank']}; højest er {highest} med "
+        f"{_group_value(values[highest], figures)}, lavest {lowest} med {_group_value(values[lowest], figures)}."
+    )
     return text + (f" Målet er {fmt.with_unit(goal, figures.indicator.unit)}." if goal is not None else "")
 
 

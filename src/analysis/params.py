@@ -232,13 +232,17 @@ class Strategy(Strict):
             raise ValueError(f"default_strategy_period '{self.default_strategy_period}' is not a strategy period")
         for key, period in self.strategy_periods.items():
             if period.committees_from and period.committees_from not in self.strategy_periods:
-                raise ValueError(f"strategy_periods.{key}.committees_from: '{period.committees_from}' is not a strategy period")
+                raise ValueError(
+                    f"strategy_periods.{key}.committees_from: '{period.committees_from}' is not a strategy period"
+                )
         return self
 
     def period_for(self, year: int) -> str:
         """The strategy period whose years hold `year` (the later one where two meet), else the default."""
         holding = [k for k, p in self.strategy_periods.items() if p.first_year <= year <= p.last_year]
-        return max(holding, key=lambda k: self.strategy_periods[k].first_year) if holding else self.default_strategy_period
+        return (
+            max(holding, key=lambda k: self.strategy_periods[k].first_year) if holding else self.default_strategy_period
+        )
 
     def committees_of(self, key: str) -> list[Committee]:
         """A period's committees: its own, or those it carries on from (committees_from)."""
@@ -277,8 +281,14 @@ class Target(Strict):
 
     @model_validator(mode="after")
     def _fields_of_kind(self) -> Target:
-        needed = {"level": ("value", "year"), "change": ("value", "baseline_year"), "rank": ("value",),
-                  "direction": ("direction",), "better_than_group": (), "not_set": ()}[self.kind]
+        needed = {
+            "level": ("value", "year"),
+            "change": ("value", "baseline_year"),
+            "rank": ("value",),
+            "direction": ("direction",),
+            "better_than_group": (),
+            "not_set": (),
+        }[self.kind]
         missing = [name for name in needed if getattr(self, name) is None]
         if missing:
             raise ValueError(f"a {self.kind} target needs {' and '.join(missing)}")
@@ -307,7 +317,9 @@ class SeriesSpec(Strict):
     def _one_source(self) -> SeriesSpec:
         given = [name for name in ("table", "tables", "manual", "indicator") if getattr(self, name)]
         if len(given) != 1:
-            raise ValueError(f"a series needs exactly one of table, tables, manual, indicator; got {', '.join(given) or 'none'}")
+            raise ValueError(
+                f"a series needs exactly one of table, tables, manual, indicator; got {', '.join(given) or 'none'}"
+            )
         if (self.manual or self.indicator) and (self.filter or self.exclude or self.weight or self.area != "area"):
             raise ValueError("filter, weight and area apply to a table, not to a manual file or an indicator")
         return self
@@ -345,8 +357,14 @@ class MeasureSpec(Strict):
 
     @model_validator(mode="after")
     def _fields_of_kind(self) -> MeasureSpec:
-        needed = {"value": ("of",), "sum": ("of",), "per_1000": ("of",), "change": ("of",),
-                  "share": ("part", "whole"), "ratio": ("numerator", "denominator")}[self.kind]
+        needed = {
+            "value": ("of",),
+            "sum": ("of",),
+            "per_1000": ("of",),
+            "change": ("of",),
+            "share": ("part", "whole"),
+            "ratio": ("numerator", "denominator"),
+        }[self.kind]
         missing = [name for name in needed if getattr(self, name) is None]
         if missing:
             raise ValueError(f"a {self.kind} measure needs {' and '.join(missing)}")
@@ -452,7 +470,9 @@ class GroupSpec(Strict):
     description: str = ""
     members: list[int] = []
     count: int = Field(default=10, ge=2, le=97)
-    features: list[Literal["population", "growth_5y", "density", "employment_rate"]] = list(("population", "growth_5y", "density", "employment_rate"))
+    features: list[Literal["population", "growth_5y", "density", "employment_rate"]] = list(
+        ("population", "growth_5y", "density", "employment_rate")
+    )
 
 
 class Comparison(Strict):
@@ -489,7 +509,9 @@ def load_regions(params_dir: Path = PARAMS_DIR) -> Regions:
     for code_, region in regions.regions.items():
         for member in region.members:
             if member in seen:
-                raise WorkbookError(f"{relative(params_dir / 'regions.yml')}: kommune {member} is in both {seen[member]} and {code_}")
+                raise WorkbookError(
+                    f"{relative(params_dir / 'regions.yml')}: kommune {member} is in both {seen[member]} and {code_}"
+                )
             seen[member] = code_
     return regions
 
@@ -618,9 +640,13 @@ def _series_problem(series: SeriesSpec, registry: Indicators, sources: Sources, 
         columns = spec.columns if spec.kind == "statbank" else ["area", "period"]
         dimensions = [c for c in columns if c not in ("area", "period")]
         if series.area != "area" and series.area not in spec.areas:
-            return f"table {table} has no area column '{series.area}'; its areas are in {', '.join(['area', *spec.areas])}"
+            return (
+                f"table {table} has no area column '{series.area}'; its areas are in {', '.join(['area', *spec.areas])}"
+            )
         if series.weight and series.weight not in dimensions:
-            return f"table {table} has no column '{series.weight}' to weight by; it has {', '.join(dimensions) or 'none'}"
+            return (
+                f"table {table} has no column '{series.weight}' to weight by; it has {', '.join(dimensions) or 'none'}"
+            )
         for column, values in [*series.filter.items(), *series.exclude.items()]:
             if column not in dimensions:
                 return f"table {table} has no column '{column}' to filter on; it has {', '.join(dimensions) or 'none'}"
@@ -663,20 +689,25 @@ def _check_no_cycle(indicator_id: str, registry: Indicators, path: tuple[str, ..
 def load_runs(params_dir: Path = PARAMS_DIR) -> Runs:
     runs = load_model(params_dir / "runs.yml", Runs)
     strategy = load_strategy(params_dir)
-    period = strategy.strategy_periods[strategy.default_strategy_period]
     for cadence, jobs in runs.cadences.items():
         names = [job.name for job in jobs]
         for job in jobs:
             if names.count(job.name) > 1:
-                raise WorkbookError(f"{relative(params_dir / 'runs.yml')}: cadences.{cadence}: duplicate job name '{job.name}'")
+                raise WorkbookError(
+                    f"{relative(params_dir / 'runs.yml')}: cadences.{cadence}: duplicate job name '{job.name}'"
+                )
             if job.committee and job.theme != "committee":
-                raise WorkbookError(f"{relative(params_dir / 'runs.yml')}: cadences.{cadence}: job {job.name}: "
-                                    "only a committee job has `committee`")
+                raise WorkbookError(
+                    f"{relative(params_dir / 'runs.yml')}: cadences.{cadence}: job {job.name}: "
+                    "only a committee job has `committee`"
+                )
             if job.committee:
                 try:
                     strategy.committee(strategy.default_strategy_period, job.committee)
                 except WorkbookError as err:
-                    raise WorkbookError(f"{relative(params_dir / 'runs.yml')}: cadences.{cadence}: job {job.name}: {err}") from None
+                    raise WorkbookError(
+                        f"{relative(params_dir / 'runs.yml')}: cadences.{cadence}: job {job.name}: {err}"
+                    ) from None
     return runs
 
 
@@ -727,8 +758,10 @@ def load_council(kommune: str, params_dir: Path = PARAMS_DIR) -> Council:
             raise WorkbookError(f"{relative(folder / 'targets.yml')}: targets.{indicator_id}: unknown indicator")
         for target in listed:
             if target.strategy not in strategy.strategy_periods:
-                raise WorkbookError(f"{relative(folder / 'targets.yml')}: targets.{indicator_id}: unknown strategy "
-                                    f"period '{target.strategy}'; expected one of {', '.join(strategy.strategy_periods)}")
+                raise WorkbookError(
+                    f"{relative(folder / 'targets.yml')}: targets.{indicator_id}: unknown strategy "
+                    f"period '{target.strategy}'; expected one of {', '.join(strategy.strategy_periods)}"
+                )
     return Council(kommune, strategy, True, targets)
 
 
@@ -738,8 +771,10 @@ def expand_jobs(jobs: list[Job], strategy: Strategy, strategy_key: str) -> list[
     expanded = []
     for job in jobs:
         if job.theme == "committee" and not job.committee:
-            expanded += [job.model_copy(update={"name": f"{job.name}-{c.id}", "committee": c.id})
-                         for c in strategy.committees_of(strategy_key)]
+            expanded += [
+                job.model_copy(update={"name": f"{job.name}-{c.id}", "committee": c.id})
+                for c in strategy.committees_of(strategy_key)
+            ]
         else:
             expanded.append(job)
     return expanded

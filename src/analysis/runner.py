@@ -14,7 +14,6 @@ Example::
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -111,20 +110,28 @@ def write_pdf(html: str, path: Path) -> None:
 
 
 def _document_title(notebook) -> str:
-    """The brief's title, read from the header the notebook displayed (the <h1>); the template escapes it."""
-    import html
-
+    """The brief's title, as the brief gave it with its header (Brief.document_title)."""
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
-            shown = output.get("data", {}).get("text/html", "")
-            match = re.search(r"<h1>(.*?)</h1>.*?<p class=\"meta\">(.*?)</p>", shown, re.S)
-            if match:
-                return html.unescape(re.sub(r"<[^>]+>", "", f"{match.group(1)} · {match.group(2)}"))
+            title = output.get("metadata", {}).get("brief", {}).get("title")
+            if title:
+                return title
     return "Strategiopfølgning"
 
 
-RUN_PARAMETERS = {"period", "cadence", "kommune", "comparison_group", "strategy_period", "data", "example_data",
-                  "previous_run", "run_id", "git_commit"}
+RUN_PARAMETERS = {
+    "theme",
+    "period",
+    "cadence",
+    "kommune",
+    "comparison_group",
+    "strategy_period",
+    "data",
+    "example_data",
+    "previous_run",
+    "run_id",
+    "git_commit",
+}
 
 
 def check_notebook_parameters(path: Path, committee: bool) -> None:
@@ -136,19 +143,15 @@ def check_notebook_parameters(path: Path, committee: bool) -> None:
     cells = [c for c in notebook.get("cells", []) if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(cells) != 1:
         raise WorkbookError(f"{relative(path)}: {len(cells)} cells tagged 'parameters'; expected exactly one")
-    source = cells[0]["source"]
-    names = set()
-    for line_number, line in enumerate(("".join(source) if isinstance(source, list) else source).splitlines(), start=1):
-        match = line.split("#", 1)[0].strip()
-        if match:
-            name = match.split("=", 1)[0].strip()
-            if "=" not in match or not name.isidentifier():
-                raise WorkbookError(f"{relative(path)}: parameters cell line {line_number}: expected name = value")
-            names.add(name)
+    import papermill
+
+    names = set(papermill.inspect_notebook(str(path)))
     expected = RUN_PARAMETERS | ({"committee"} if committee else set())
     unknown, missing = sorted(names - expected), sorted(expected - names)
     if unknown:
-        raise WorkbookError(f"{relative(path)}: parameter '{unknown[0]}' is not one a run gives; expected {', '.join(sorted(expected))}")
+        raise WorkbookError(
+            f"{relative(path)}: parameter '{unknown[0]}' is not one a run gives; expected {', '.join(sorted(expected))}"
+        )
     if missing:
         raise WorkbookError(f"{relative(path)}: the parameters cell lacks '{missing[0]}', which a run gives")
 
@@ -171,9 +174,15 @@ def previous_manifest(outputs_dir: Path, cadence: str, period_code: str, log=pri
 
     A re-run of the same period is not "previous": the same inputs must give the same brief."""
     pattern = r"\d{4}K[1-4]" if cadence == "kvartal" else r"\d{4}"
-    earlier = sorted((path for path in outputs_dir.glob(f"*/{cadence}/manifest.json")
-                      if re.fullmatch(pattern, path.parent.parent.name) and path.parent.parent.name < period_code),
-                     key=lambda path: path.parent.parent.name, reverse=True)
+    earlier = sorted(
+        (
+            path
+            for path in outputs_dir.glob(f"*/{cadence}/manifest.json")
+            if re.fullmatch(pattern, path.parent.parent.name) and path.parent.parent.name < period_code
+        ),
+        key=lambda path: path.parent.parent.name,
+        reverse=True,
+    )
     for path in earlier:
         try:
             manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -195,15 +204,27 @@ def code_digest() -> str:
     return digest.hexdigest()
 
 
-def job_key(notebook: Path, parameters: dict, data_fingerprint: str, code: str, params_hashes: dict,
-            versions: dict | None = None) -> str:
+def job_key(
+    notebook: Path,
+    parameters: dict,
+    data_fingerprint: str,
+    code: str,
+    params_hashes: dict,
+    versions: dict | None = None,
+) -> str:
     """What a job's result depends on: the notebook, its parameters, the processed data, the
     package's code, params/ and the versions of the packages that render it. The run id and git
     commit are left out: they change with every commit, and a brief made from the same inputs by
     the same code need not be made again."""
     stable = {k: v for k, v in parameters.items() if k not in ("run_id", "git_commit")}
-    record = {"notebook": file_digest(notebook), "parameters": stable, "data": data_fingerprint, "code": code,
-              "params": params_hashes, "versions": versions or {}}
+    record = {
+        "notebook": file_digest(notebook),
+        "parameters": stable,
+        "data": data_fingerprint,
+        "code": code,
+        "params": params_hashes,
+        "versions": versions or {},
+    }
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
 
@@ -212,26 +233,24 @@ def workers_for(jobs: int) -> int:
     return max(1, min(jobs, 2 * (os.cpu_count() or 1)))
 
 
-_LOCK_FD: int | None = None  # the run's lock, which forked pool workers close at once
-
-
 @contextmanager
 def run_lock(folder: Path, cadence: str):
-    """Only one run of a period and cadence at a time; the lock goes with the process."""
-    global _LOCK_FD
+    """Only one run of a period and cadence at a time (filelock: the same on every system); the
+    lock goes with the process, and the run's pool workers, which end with it."""
+    from filelock import FileLock, Timeout
+
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f".{cadence}.lock"
-    with path.open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise WorkbookError(f"{relative(folder)}/{cadence}: another run of this period and cadence is in progress") from None
-        _LOCK_FD = handle.fileno()
-        try:
-            yield
-        finally:
-            _LOCK_FD = None
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    lock = FileLock(str(folder / f".{cadence}.lock"), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise WorkbookError(
+            f"{relative(folder)}/{cadence}: another run of this period and cadence is in progress"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def run(
@@ -266,13 +285,17 @@ def run(
     if executor not in EXECUTORS:
         raise WorkbookError(f"--executor {executor}: unknown; expected one of {', '.join(EXECUTORS)}")
     if (executor == "dask") != bool(scheduler):
-        raise WorkbookError("--executor dask needs --scheduler ADDRESS" if scheduler is None
-                            else f"--scheduler {scheduler}: only used with --executor dask")
+        raise WorkbookError(
+            "--executor dask needs --scheduler ADDRESS"
+            if scheduler is None
+            else f"--scheduler {scheduler}: only used with --executor dask"
+        )
     requested = None if period_text == "latest" else check_period_text(period_text, cadence)
     strategy = params.load_strategy()
     if strategy_period is not None and strategy_period not in strategy.strategy_periods:
-        raise WorkbookError(f"--strategy-period {strategy_period}: unknown; expected one of "
-                            f"{', '.join(strategy.strategy_periods)}")
+        raise WorkbookError(
+            f"--strategy-period {strategy_period}: unknown; expected one of {', '.join(strategy.strategy_periods)}"
+        )
     params.load_indicators()
     plan = params.load_runs().cadences.get(cadence, [])
     if not plan:
@@ -294,8 +317,9 @@ def run(
 
     commit = git_commit()
     inputs = {table: entry["sha256"] for table, entry in sorted(processed["inputs"].items())}
-    params_hashes = {relative(p): file_digest(p) for p in sorted(PARAMS_DIR.rglob("*.yml"))
-                     if p.name != "recipients.local.yml"}
+    params_hashes = {
+        relative(p): file_digest(p) for p in sorted(PARAMS_DIR.rglob("*.yml")) if p.name != "recipients.local.yml"
+    }
     code_hashes = params_hashes | {job.notebook: file_digest(PROJECT_ROOT / job.notebook) for job in plan}
     package_code = code_digest()
     parameters = {
@@ -318,9 +342,13 @@ def run(
         names = {job.name for jobs in jobs_of.values() for job in jobs} | {job.name for job in plan}
         unknown = [name for name in only if name not in names]
         if unknown:
-            raise WorkbookError(f"--only {unknown[0]}: no such job for cadence {cadence}; jobs: {', '.join(sorted(names))}")
-        jobs_of = {k: [j for j in jobs if j.name in only or j.name.split("-")[0] in only and j.theme == "committee"]
-                   for k, jobs in jobs_of.items()}
+            raise WorkbookError(
+                f"--only {unknown[0]}: no such job for cadence {cadence}; jobs: {', '.join(sorted(names))}"
+            )
+        jobs_of = {
+            k: [j for j in jobs if j.name in only or j.name.split("-")[0] in only and j.theme == "committee"]
+            for k, jobs in jobs_of.items()
+        }
     versions = {name: version(name) for name in PACKAGES}
     engine = Dask(scheduler, data_fingerprint) if executor == "dask" else Local(workers)
     outcome = RunOutcome(outputs_dir / f"{codes[0]:03d}" / period_code / cadence, period_code, cadence, "")
@@ -328,10 +356,22 @@ def run(
         units = []
         for kommune in codes:
             unit_parameters = parameters | {"kommune": kommune, "strategy_period": keys[kommune]}
-            run_key = json.dumps({"parameters": unit_parameters, "inputs": inputs, "code": code_hashes,
-                                  "package": package_code, "version": __version__, "commit": commit}, sort_keys=True)
-            unit = Unit(kommune, outputs_dir / f"{kommune:03d}" / period_code / cadence,
-                        hashlib.sha256(run_key.encode()).hexdigest()[:12])
+            run_key = json.dumps(
+                {
+                    "parameters": unit_parameters,
+                    "inputs": inputs,
+                    "code": code_hashes,
+                    "package": package_code,
+                    "version": __version__,
+                    "commit": commit,
+                },
+                sort_keys=True,
+            )
+            unit = Unit(
+                kommune,
+                outputs_dir / f"{kommune:03d}" / period_code / cadence,
+                hashlib.sha256(run_key.encode()).hexdigest()[:12],
+            )
             stack.enter_context(run_lock(unit.target.parent, cadence))
             _recover(unit.target, unit.runs, log)
             unit.reusable = _previous_jobs(unit.target) if not force else {}
@@ -343,22 +383,29 @@ def run(
             (unit.build / "briefs").mkdir()
             previous = previous_manifest(outputs_dir / f"{kommune:03d}", cadence, period_code, log)
             for job in jobs_of[kommune]:
-                job_parameters = unit_parameters | {"git_commit": commit,
-                                                    "previous_run": os.path.relpath(previous, PROJECT_ROOT) if previous else ""}
+                job_parameters = unit_parameters | {
+                    "theme": job.theme,
+                    "git_commit": commit,
+                    "previous_run": os.path.relpath(previous, PROJECT_ROOT) if previous else "",
+                }
                 if job.committee:
                     job_parameters["committee"] = job.committee
-                key = job_key(PROJECT_ROOT / job.notebook, job_parameters, data_fingerprint, package_code,
-                              params_hashes, versions)
+                key = job_key(
+                    PROJECT_ROOT / job.notebook, job_parameters, data_fingerprint, package_code, params_hashes, versions
+                )
                 job_parameters["run_id"] = key[:12]  # the brief's own identity, the same when it is reused
                 unit.planned.append((job, job_parameters, key))
             units.append(unit)
         clean_temporary_files()
         outcome.run_id = units[0].run_id
-        export_key = hashlib.sha256(json.dumps([parameters, data_fingerprint, package_code, params_hashes, versions],
-                                               sort_keys=True).encode()).hexdigest()
+        export_key = hashlib.sha256(
+            json.dumps([parameters, data_fingerprint, package_code, params_hashes, versions], sort_keys=True).encode()
+        ).hexdigest()
         with ThreadPoolExecutor(max_workers=1) as background:  # the numbers are written while the notebooks run
-            exported = {unit.kommune: background.submit(_export_numbers, unit, parameters, location, processed_dir,
-                                                        export_key) for unit in units}
+            exported = {
+                unit.kommune: background.submit(_export_numbers, unit, parameters, location, processed_dir, export_key)
+                for unit in units
+            }
             _execute_all(units, log, timeout, engine)
             exports = {kommune: future.result() for kommune, future in exported.items()}
         for unit in units:
@@ -383,12 +430,16 @@ def run(
             # The figures the run was made from, for the next brief's "what changed" (see changes.py).
             shutil.copyfile(current_dir(processed_dir) / "table_sums.parquet", unit.build / "figures.parquet")
             (unit.build / "manifest.json").write_text(
-                json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+                json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8"
+            )
             several = len(units) > 1
-            outcome.jobs += [replace(job, name=f"{job.name}-{unit.kommune:03d}") if several else job for job in unit.jobs]
+            outcome.jobs += [
+                replace(job, name=f"{job.name}-{unit.kommune:03d}") if several else job for job in unit.jobs
+            ]
             if unit.failed:
-                unit.failed_folder = _keep_failed(unit.build, outputs_dir, f"{unit.kommune:03d}-{period_code}", cadence,
-                                                  unit.run_id)
+                unit.failed_folder = _keep_failed(
+                    unit.build, outputs_dir, f"{unit.kommune:03d}-{period_code}", cadence, unit.run_id
+                )
                 outcome.failures.append(unit)
                 continue
             faults.point("publish-before-swap")
@@ -438,8 +489,11 @@ def _jobs_for(plan: list, kommune: str, strategy_period: str | None, period_code
     """The run plan for one municipality: committee jobs expanded to the committees of its
     strategy period, and left out where the committees are another council's."""
     council = params.load_council(kommune)
-    key = strategy_period if strategy_period in council.strategy.strategy_periods else \
-        council.strategy.period_for(int(period_code[:4]))
+    key = (
+        strategy_period
+        if strategy_period in council.strategy.strategy_periods
+        else council.strategy.period_for(int(period_code[:4]))
+    )
     jobs = []
     for job in params.expand_jobs(plan, council.strategy, key):
         if job.theme == "committee" and not council.own:
@@ -457,12 +511,18 @@ def check_population(processed_dir: Path, kommune: str, period_code: str, cadenc
     processed = read_manifest(processed_dir)
     if kommune in processed.get("population_gaps", {}).get(f"{cadence}/{period_code}", []):
         file = processed["inputs"].get("FOLK1AM", {}).get("file", "FOLK1AM")
-        raise WorkbookError(f"{file}: no population for kommune {kommune} on the reference day of {period_code}; "
-                            "is the file complete?")
+        raise WorkbookError(
+            f"{file}: no population for kommune {kommune} on the reference day of {period_code}; is the file complete?"
+        )
 
 
-def make_brief(notebook: Path, values: dict[str, str], output: Path | None, timeout: int = JOB_TIMEOUT,
-               log: Callable[[str], None] = print) -> JobOutcome:
+def make_brief(
+    notebook: Path,
+    values: dict[str, str],
+    output: Path | None,
+    timeout: int = JOB_TIMEOUT,
+    log: Callable[[str], None] = print,
+) -> JobOutcome:
     """One notebook's HTML brief with any parameters, made as a run makes it: the parameters are
     checked against the notebook's own (papermill.inspect_notebook) and the brief's model, the
     notebook runs on the same kernel and is exported with the same template. The executed notebook
@@ -479,14 +539,20 @@ def make_brief(notebook: Path, values: dict[str, str], output: Path | None, time
     known = set(papermill.inspect_notebook(str(path)))
     unknown = sorted(set(values) - known)
     if unknown:
-        raise WorkbookError(f"-p {unknown[0]}: {relative(path)} has no such parameter; it has {', '.join(sorted(known))}")
+        raise WorkbookError(
+            f"-p {unknown[0]}: {relative(path)} has no such parameter; it has {', '.join(sorted(known))}"
+        )
     parameters = {name: _typed(value) for name, value in values.items()}
-    defaults = {name: _typed(str(p["default"]).strip("\"'")) for name, p in papermill.inspect_notebook(str(path)).items()}
+    defaults = {
+        name: _typed(str(p["default"]).strip("\"'")) for name, p in papermill.inspect_notebook(str(path)).items()
+    }
     merged = defaults | parameters
     try:
-        BriefParameters(theme="committee" if "committee" in merged else "growth", **merged)
+        BriefParameters(**merged)
     except ValueError as err:
-        raise WorkbookError(f"-p: {str(err).splitlines()[2].strip() if len(str(err).splitlines()) > 2 else err}") from None
+        raise WorkbookError(
+            f"-p: {str(err).splitlines()[2].strip() if len(str(err).splitlines()) > 2 else err}"
+        ) from None
     result = ingest(data_location(merged.get("data") or None))
     log(f"ingest: {'unchanged' if result.skipped else 'rebuilt'}, {result.rows:,} observations")
     name = path.stem
@@ -498,8 +564,9 @@ def make_brief(notebook: Path, values: dict[str, str], output: Path | None, time
         _import_execution_modules()
         with kernels.KernelServer() if kernels.available() else nullcontext() as server:
             job = {"name": name, "notebook": os.path.relpath(path, PROJECT_ROOT)}
-            done = _execute(job, parameters | {"git_commit": git_commit()}, folder, timeout,
-                            server.address if server else None)
+            done = _execute(
+                job, parameters | {"git_commit": git_commit()}, folder, timeout, server.address if server else None
+            )
         executed = Path(folder) / "executed" / f"{name}.ipynb"
         if executed.is_file():
             shutil.copyfile(executed, output.with_suffix(".ipynb"))
@@ -540,10 +607,17 @@ def _export_numbers(unit: Unit, parameters: dict, location, processed_dir: Path,
 
     processed = load_processed(location, processed_dir)
     council = params.load_council(f"{unit.kommune:03d}")
-    scope = Scope.build(processed, parse_period(parameters["period"]), f"{unit.kommune:03d}",
-                        parameters["comparison_group"], council.strategy,
-                        parameters["strategy_period"] if parameters["strategy_period"] in council.strategy.strategy_periods
-                        else council.strategy.period_for(int(parameters["period"][:4])), parameters["example_data"])
+    scope = Scope.build(
+        processed,
+        parse_period(parameters["period"]),
+        f"{unit.kommune:03d}",
+        parameters["comparison_group"],
+        council.strategy,
+        parameters["strategy_period"]
+        if parameters["strategy_period"] in council.strategy.strategy_periods
+        else council.strategy.period_for(int(parameters["period"][:4])),
+        parameters["example_data"],
+    )
     tables.export(scope, build / names[0], build / names[1])
     return {name: key for name in names}
 
@@ -557,8 +631,11 @@ def _previous_jobs(target: Path) -> dict[str, dict]:
         jobs = json.loads(manifest_path.read_text(encoding="utf-8")).get("jobs", [])
     except json.JSONDecodeError:
         return {}
-    return {job["key"]: job for job in jobs
-            if job.get("status") in ("ok", "reused") and job.get("key") and (target / job.get("brief", "-")).is_file()}
+    return {
+        job["key"]: job
+        for job in jobs
+        if job.get("status") in ("ok", "reused") and job.get("key") and (target / job.get("brief", "-")).is_file()
+    }
 
 
 def _execute_all(units: list[Unit], log, timeout, engine) -> None:
@@ -577,7 +654,9 @@ def _execute_all(units: list[Unit], log, timeout, engine) -> None:
                 if (unit.target / pdf).is_file():
                     shutil.copy2(unit.target / pdf, unit.build / pdf)
                 if (unit.target / "executed" / f"{job.name}.ipynb").is_file():
-                    shutil.copy2(unit.target / "executed" / f"{job.name}.ipynb", unit.build / "executed" / f"{job.name}.ipynb")
+                    shutil.copy2(
+                        unit.target / "executed" / f"{job.name}.ipynb", unit.build / "executed" / f"{job.name}.ipynb"
+                    )
                 outcomes[job.name] = JobOutcome(job.name, job.notebook, "reused", 0.0, old["brief"], "", key)
                 log(f"{name}: unchanged, brief reused")
             else:
@@ -607,11 +686,20 @@ class Local:
         # The kernel server starts first, so its imports overlap ours and the pool's start.
         with kernels.KernelServer() if kernels.available() else nullcontext() as server:
             _import_execution_modules()
-            with ProcessPoolExecutor(max_workers=self.workers or workers_for(len(to_run)),
-                                     initializer=_worker_start) as pool:
-                futures = {pool.submit(_execute, job.model_dump(), job_parameters, str(unit.build), timeout,
-                                       server.address if server else None): (job, job_parameters, key, unit)
-                           for job, job_parameters, key, unit in to_run}
+            with ProcessPoolExecutor(
+                max_workers=self.workers or workers_for(len(to_run)), initializer=_worker_start
+            ) as pool:
+                futures = {
+                    pool.submit(
+                        _execute,
+                        job.model_dump(),
+                        job_parameters,
+                        str(unit.build),
+                        timeout,
+                        server.address if server else None,
+                    ): (job, job_parameters, key, unit)
+                    for job, job_parameters, key, unit in to_run
+                }
                 for future in as_completed(futures):
                     yield futures[future], future.result()
 
@@ -627,18 +715,30 @@ class Dask:
 
     def execute(self, to_run, timeout: int):
         try:
-            from distributed import Client, as_completed as dask_completed
+            from distributed import Client
+            from distributed import as_completed as dask_completed
         except ImportError:
             raise WorkbookError("--executor dask: Dask is not installed; pip install -e '.[dask]'") from None
         try:
             client = Client(self.scheduler, timeout="10s", set_as_default=False)
         except (OSError, TimeoutError, ValueError) as err:
-            raise WorkbookError(f"--scheduler {self.scheduler}: no Dask scheduler answered "
-                                f"({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
+            raise WorkbookError(
+                f"--scheduler {self.scheduler}: no Dask scheduler answered "
+                f"({str(err).splitlines()[0] if str(err) else type(err).__name__})"
+            ) from None
         with client:
-            futures = {client.submit(_execute_elsewhere, job.model_dump(), job_parameters, timeout, self.expected,
-                                     key=f"workbook-{job.name}-{key[:16]}", pure=False): (job, job_parameters, key, unit)
-                       for job, job_parameters, key, unit in to_run}
+            futures = {
+                client.submit(
+                    _execute_elsewhere,
+                    job.model_dump(),
+                    job_parameters,
+                    timeout,
+                    self.expected,
+                    key=f"workbook-{job.name}-{key[:16]}",
+                    pure=False,
+                ): (job, job_parameters, key, unit)
+                for job, job_parameters, key, unit in to_run
+            }
             for future in dask_completed(futures, loop=client.loop):
                 job, job_parameters, key, unit = futures[future]
                 try:
@@ -650,7 +750,9 @@ class Dask:
                 yield (job, job_parameters, key, unit), done
 
 
-def _execute_elsewhere(job: dict, parameters: dict, timeout: int, expected: dict) -> tuple[JobOutcome, dict[str, bytes]]:
+def _execute_elsewhere(
+    job: dict, parameters: dict, timeout: int, expected: dict
+) -> tuple[JobOutcome, dict[str, bytes]]:
     """One job on another engine's worker: run it in a folder of its own and send the files back
     with the outcome. A worker that sees another project or other processed data refuses it."""
     refused = None
@@ -684,16 +786,15 @@ def _progress(total: int) -> Callable[[str], None]:
                 bar.write(message, file=sys.stderr)
             if bar.n == total:
                 bar.close()
+
         return step
     return lambda message: print(message, file=sys.stderr, flush=True)
 
 
 def _worker_start() -> None:
-    """A pool worker ends with the run that started it, and does not hold the run's lock.
-    (Outside Linux a killed run's workers finish their notebook and exit.)"""
+    """A pool worker ends with the run that started it. (Outside Linux a killed run's workers
+    finish their notebook and exit.)"""
     kernels.die_with_parent()
-    if _LOCK_FD is not None:
-        os.close(_LOCK_FD)
     # Ctrl-C in a terminal reaches the whole process group: the run itself says so in one line and
     # exits, and its workers end with it (above), without a traceback each.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -731,8 +832,14 @@ def _execute(job: dict, parameters: dict, build: str, timeout: int, kernel_serve
     socket_dir = kernels.short_tempdir("workbook-kernel-")
     try:
         notebook = papermill.execute_notebook(
-            str(PROJECT_ROOT / notebook_path), str(executed), parameters=parameters, kernel_name=KERNEL,
-            progress_bar=False, log_output=False, cwd=str(NOTEBOOKS_DIR), execution_timeout=timeout,
+            str(PROJECT_ROOT / notebook_path),
+            str(executed),
+            parameters=parameters,
+            kernel_name=KERNEL,
+            progress_bar=False,
+            log_output=False,
+            cwd=str(NOTEBOOKS_DIR),
+            execution_timeout=timeout,
             kernel_manager_class=kernels.kernel_manager_class(socket_dir, kernel_server),
         )
         html = export_brief(notebook, _document_title(notebook))
@@ -816,7 +923,9 @@ def _published_whole(folder: Path) -> bool:
     except (OSError, json.JSONDecodeError):
         return False
     jobs = manifest.get("jobs", [])
-    return bool(jobs) and all(j.get("status") in ("ok", "reused") and (folder / j.get("brief", "-")).is_file() for j in jobs)
+    return bool(jobs) and all(
+        j.get("status") in ("ok", "reused") and (folder / j.get("brief", "-")).is_file() for j in jobs
+    )
 
 
 def _clean_runs(target: Path, runs: Path) -> None:

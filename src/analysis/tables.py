@@ -23,15 +23,36 @@ from analysis.params import THEMES
 from analysis.periods import label, parse_period
 
 THEME_NAMES = {"growth": "Vækst", "community": "Fællesskaber", "cooperation": "Samarbejde"}
-ROW_COLUMNS = ["Indikator", "Id", "Kommune", "Periode", "Dato", "Tal", "Enhed", "Ændring på et år", "Gns. for de andre",
-               "Median for de andre", "Placering", "Antal i gruppen", "Sammenlignet", "Status", "Mål"]
+ROW_COLUMNS = [
+    "Indikator",
+    "Id",
+    "Kommune",
+    "Periode",
+    "Dato",
+    "Tal",
+    "Enhed",
+    "Ændring på et år",
+    "Gns. for de andre",
+    "Median for de andre",
+    "Placering",
+    "Antal i gruppen",
+    "Sammenlignet",
+    "Status",
+    "Mål",
+]
 
 
 def indicator_row(figures: Figures, scope: Scope) -> dict:
     """One indicator's latest figure against the group, as numbers."""
     indicator = figures.indicator
-    row = {"Indikator": indicator.name, "Id": indicator.id, "Kommune": scope.kommune_name, "Enhed": indicator.unit,
-           "Status": figures.status.status, "Mål": "; ".join(t.label for t, _n in figures.targets) or "Intet mål"}
+    row = {
+        "Indikator": indicator.name,
+        "Id": indicator.id,
+        "Kommune": scope.kommune_name,
+        "Enhed": indicator.unit,
+        "Status": figures.status.status,
+        "Mål": "; ".join(t.label for t, _n in figures.targets) or "Intet mål",
+    }
     if not figures.has_data:
         return row
     latest = figures.latest
@@ -41,9 +62,13 @@ def indicator_row(figures: Figures, scope: Scope) -> dict:
         row["Ændring på et år"] = latest["value"] - before["value"]
     comparison = figures.comparison
     if comparison:
-        row |= {"Gns. for de andre": comparison["mean_others"], "Median for de andre": comparison["median_others"],
-                "Placering": comparison["rank"], "Antal i gruppen": comparison["n"],
-                "Sammenlignet": "pr. 1.000 indbyggere" if figures.comparison_measure == "per_1000" else "tallet selv"}
+        row |= {
+            "Gns. for de andre": comparison["mean_others"],
+            "Median for de andre": comparison["median_others"],
+            "Placering": comparison["rank"],
+            "Antal i gruppen": comparison["n"],
+            "Sammenlignet": "pr. 1.000 indbyggere" if figures.comparison_measure == "per_1000" else "tallet selv",
+        }
     return row
 
 
@@ -55,9 +80,20 @@ def indicator_table(entries: list[Figures], scope: Scope) -> pd.DataFrame:
 def series_table(figures: Figures, scope: Scope) -> pd.DataFrame:
     """The municipality's figures of one indicator over time, with the comparison on each date."""
     frame = figures.frame()
-    names = {"period": "Periode", "value": "Tal", "numerator": "Tæller", "denominator": "Nævner", "n": "Antal svar / ud af",
-             "suppressed": "Ikke offentliggjort", "mean_others": "Gns. for de andre", "median_others": "Median for de andre",
-             "q25": "Nedre kvartil", "q75": "Øvre kvartil", "rank": "Placering", "group_size": "Antal i gruppen"}
+    names = {
+        "period": "Periode",
+        "value": "Tal",
+        "numerator": "Tæller",
+        "denominator": "Nævner",
+        "n": "Antal svar / ud af",
+        "suppressed": "Ikke offentliggjort",
+        "mean_others": "Gns. for de andre",
+        "median_others": "Median for de andre",
+        "q25": "Nedre kvartil",
+        "q75": "Øvre kvartil",
+        "rank": "Placering",
+        "group_size": "Antal i gruppen",
+    }
     frame = frame.rename(columns=names).dropna(axis=1, how="all")
     frame.index = frame.index.date
     frame.index.name = "Dato"
@@ -106,21 +142,34 @@ def export_frames(scope: Scope) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
             if not figures.has_data:
                 continue
             used |= {t for t in figures.tables if t in scope.processed.inputs}
-            group = figures.group if figures.group is not None else figures.series[["value"]].rename(
-                columns={"value": scope.kommune})
+            group = (
+                figures.group
+                if figures.group is not None
+                else figures.series[["value"]].rename(columns={"value": scope.kommune})
+            )
             rank_ascending = indicator.polarity == "lower"
             periods = figures.series["period"]
             x = timeline(figures, figures.series.index)
             for (date, row), start in zip(group.iterrows(), x):
                 ranks = row.rank(ascending=rank_ascending, method="min")
                 for code, value in row.items():
-                    rows.append({"Indikator": indicator.name, "Id": indicator.id, "Kommunekode": code,
-                                 "Kommune": scope.name(code), "Periode": periods.loc[date],
-                                 "Periodens start": start.date(), "Dato": date.date(),
-                                 "Tal": None if pd.isna(value) else float(value),
-                                 "Placering": None if pd.isna(value) else int(ranks[code]),
-                                 "Sammenlignet": "pr. 1.000 indbyggere" if figures.comparison_measure == "per_1000"
-                                 else "tallet selv", "Enhed": indicator.unit})
+                    rows.append(
+                        {
+                            "Indikator": indicator.name,
+                            "Id": indicator.id,
+                            "Kommunekode": code,
+                            "Kommune": scope.name(code),
+                            "Periode": periods.loc[date],
+                            "Periodens start": start.date(),
+                            "Dato": date.date(),
+                            "Tal": None if pd.isna(value) else float(value),
+                            "Placering": None if pd.isna(value) else int(ranks[code]),
+                            "Sammenlignet": "pr. 1.000 indbyggere"
+                            if figures.comparison_measure == "per_1000"
+                            else "tallet selv",
+                            "Enhed": indicator.unit,
+                        }
+                    )
         sheets[THEME_NAMES[theme]] = pd.DataFrame(rows)
     sources = params.load_sources()
     source_rows = []
@@ -128,10 +177,16 @@ def export_frames(scope: Scope) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
         spec = sources.tables.get(table)
         entry = scope.processed.inputs[table]
         vintage = scope.processed.vintages.get(table, "")
-        source_rows.append({"Tabel": table, "Titel": spec.title if spec else table,
-                            "Nyeste periode": label(parse_period(vintage)) if vintage else "",
-                            "Fil": entry["file"].rsplit("/", 1)[-1], "sha256": entry["sha256"],
-                            "Kilde": spec.citation if spec else "Kommunens egne opgørelser"})
+        source_rows.append(
+            {
+                "Tabel": table,
+                "Titel": spec.title if spec else table,
+                "Nyeste periode": label(parse_period(vintage)) if vintage else "",
+                "Fil": entry["file"].rsplit("/", 1)[-1],
+                "sha256": entry["sha256"],
+                "Kilde": spec.citation if spec else "Kommunens egne opgørelser",
+            }
+        )
     return sheets, pd.DataFrame(source_rows)
 
 

@@ -30,7 +30,13 @@ from scipy import stats
 from analysis import fmt
 from analysis.params import Target
 
-ON_TRACK, UNCERTAIN, OFF_TRACK, NO_TARGET, NO_DATA = "på rette vej", "usikkert", "ikke på rette vej", "intet mål", "ingen data"
+ON_TRACK, UNCERTAIN, OFF_TRACK, NO_TARGET, NO_DATA = (
+    "på rette vej",
+    "usikkert",
+    "ikke på rette vej",
+    "intet mål",
+    "ingen data",
+)
 # A symbol and words together: the status is never told by colour alone.
 SYMBOLS = {ON_TRACK: "✔", UNCERTAIN: "?", OFF_TRACK: "✘", NO_TARGET: "–", NO_DATA: "∅"}
 ORDER = {OFF_TRACK: 0, UNCERTAIN: 1, ON_TRACK: 2}
@@ -82,13 +88,20 @@ def assess(
     if target is None:
         return Status(NO_TARGET, "Kommunalbestyrelsen har ikke sat et mål for denne indikator.")
     if target.kind == "not_set":
-        return Status(NO_TARGET, "Målet blev aldrig gjort konkret: tallene står som »x« i strategien, så der er intet at måle op imod.")
+        return Status(
+            NO_TARGET,
+            "Målet blev aldrig gjort konkret: tallene står som »x« i strategien, så der er intet at måle op imod.",
+        )
     series = series.dropna()
     if series.empty:
         return Status(NO_DATA, "Der er ingen tal at vurdere målet på endnu.")
     if target.kind == "direction" and polarity == "none" and target.direction not in GOOD_DIRECTIONS:
-        return Status(NO_TARGET, "Strategien siger ikke i tal, hvad der er godt for denne indikator (fx hvad »i balance« "
-                                 "er), så tallene viser udviklingen uden en vurdering.", "ingen retning at måle på")
+        return Status(
+            NO_TARGET,
+            "Strategien siger ikke i tal, hvad der er godt for denne indikator (fx hvad »i balance« "
+            "er), så tallene viser udviklingen uden en vurdering.",
+            "ingen retning at måle på",
+        )
     higher = _good_is_higher(target, polarity)
     if target.kind in ("level", "change"):
         return _level(target, series, higher, unit, sample_sizes)
@@ -140,36 +153,64 @@ def _level(target: Target, series: pd.Series, higher: bool, unit: str, sample_si
         year, value = int(np.floor(years[index])), float(series.iloc[index])
         which = f"i {year}" if year == target.year else f"i {year}, det nærmeste senere år med tal"
         if _meets(value, goal, higher):
-            return Status(ON_TRACK, f"Målet på {goal_text} i {target.year} er nået: tallet var {_text(value, unit)} {which}.",
-                          f"målåret er passeret; vurderet på {year}")
-        return Status(OFF_TRACK, f"Målet på {goal_text} i {target.year} blev ikke nået: tallet var {_text(value, unit)} {which}.",
-                      f"målåret er passeret; vurderet på {year}")
+            return Status(
+                ON_TRACK,
+                f"Målet på {goal_text} i {target.year} er nået: tallet var {_text(value, unit)} {which}.",
+                f"målåret er passeret; vurderet på {year}",
+            )
+        return Status(
+            OFF_TRACK,
+            f"Målet på {goal_text} i {target.year} blev ikke nået: tallet var {_text(value, unit)} {which}.",
+            f"målåret er passeret; vurderet på {year}",
+        )
     latest = float(series.iloc[-1])
     if target.year is None:
         if _meets(latest, goal, higher):
             return Status(ON_TRACK, f"Tallet er {_text(latest, unit)} og har nået målet på {goal_text}.")
         direction = _direction(series, higher)
-        return Status(direction.status if direction.status != ON_TRACK else UNCERTAIN,
-                      f"Tallet er {_text(latest, unit)} mod målet på {goal_text}; {direction.reason[0].lower()}{direction.reason[1:]}",
-                      direction.method)
+        return Status(
+            direction.status if direction.status != ON_TRACK else UNCERTAIN,
+            f"Tallet er {_text(latest, unit)} mod målet på {goal_text}; {direction.reason[0].lower()}{direction.reason[1:]}",
+            direction.method,
+        )
     if sample_sizes is not None and len(series) < MIN_TREND_POINTS:
         low, high = wilson(latest, float(sample_sizes.dropna().iloc[-1]))
         if (low >= goal) if higher else (high <= goal):
-            return Status(ON_TRACK, f"Tallet er {_text(latest, unit)}, og selv med den statistiske usikkerhed er målet på {goal_text} nået.")
+            return Status(
+                ON_TRACK,
+                f"Tallet er {_text(latest, unit)}, og selv med den statistiske usikkerhed er målet på {goal_text} nået.",
+            )
         return Status(UNCERTAIN, f"Der er for få målinger til at se, om målet på {goal_text} i {target.year} nås.")
     recent = series.iloc[-RECENT_POINTS:]
     if len(recent) < MIN_TREND_POINTS:
-        return Status(UNCERTAIN, f"Der er kun {len(recent)} måling(er), for få til at se, om målet på {goal_text} i {target.year} nås.",
-                      "færre målinger end en trend kræver")
+        return Status(
+            UNCERTAIN,
+            f"Der er kun {len(recent)} måling(er), for få til at se, om målet på {goal_text} i {target.year} nås.",
+            "færre målinger end en trend kræver",
+        )
     low, point, high = projection(recent, target.year)
-    method = (f"lineær trend over {len(recent)} målinger fremskrevet til {target.year}: {fmt.significant(point)} "
-              f"({fmt.percent(CONFIDENCE * 100, 0)}-prædiktionsinterval {fmt.significant(low)} til {fmt.significant(high)})")
+    method = (
+        f"lineær trend over {len(recent)} målinger fremskrevet til {target.year}: {fmt.significant(point)} "
+        f"({fmt.percent(CONFIDENCE * 100, 0)}-prædiktionsinterval {fmt.significant(low)} til {fmt.significant(high)})"
+    )
     projected = _text(point, unit)
     if (low >= goal) if higher else (high <= goal):
-        return Status(ON_TRACK, f"Fortsætter udviklingen, ender tallet omkring {projected} i {target.year}, sikkert på den rigtige side af målet på {goal_text}.", method)
+        return Status(
+            ON_TRACK,
+            f"Fortsætter udviklingen, ender tallet omkring {projected} i {target.year}, sikkert på den rigtige side af målet på {goal_text}.",
+            method,
+        )
     if (high < goal) if higher else (low > goal):
-        return Status(OFF_TRACK, f"Fortsætter udviklingen, ender tallet omkring {projected} i {target.year} og når ikke målet på {goal_text}.", method)
-    return Status(UNCERTAIN, f"Fortsætter udviklingen, ender tallet omkring {projected} i {target.year}; usikkerheden er så stor, at målet på {goal_text} både kan nås og ikke nås.", method)
+        return Status(
+            OFF_TRACK,
+            f"Fortsætter udviklingen, ender tallet omkring {projected} i {target.year} og når ikke målet på {goal_text}.",
+            method,
+        )
+    return Status(
+        UNCERTAIN,
+        f"Fortsætter udviklingen, ender tallet omkring {projected} i {target.year}; usikkerheden er så stor, at målet på {goal_text} både kan nås og ikke nås.",
+        method,
+    )
 
 
 def projection(series: pd.Series, year: float) -> tuple[float, float, float]:
@@ -189,28 +230,45 @@ def projection(series: pd.Series, year: float) -> tuple[float, float, float]:
 def _direction(series: pd.Series, higher: bool) -> Status:
     recent = series.iloc[-RECENT_POINTS:]
     if len(recent) < MIN_DIRECTION_POINTS:
-        return Status(UNCERTAIN, f"Der er kun {len(recent)} måling(er), for få til at se en retning.", "færre målinger end en trendtest kræver")
+        return Status(
+            UNCERTAIN,
+            f"Der er kun {len(recent)} måling(er), for få til at se en retning.",
+            "færre målinger end en trendtest kræver",
+        )
     tau, p_value = stats.kendalltau(np.arange(len(recent)), recent.to_numpy(dtype=float))
     if np.isnan(tau):
         return Status(UNCERTAIN, "Tallet har ikke flyttet sig i perioden.", "konstant række")
     p_text = "p < 0,001" if p_value < 0.0005 else f"p {fmt.decimal(p_value, 3)}"
     method = f"Mann-Kendall-test over {len(recent)} målinger: tau {fmt.decimal(tau, 2)}, {p_text}"
     if p_value >= 1 - CONFIDENCE:
-        return Status(UNCERTAIN, f"Over de seneste {len(recent)} målinger er der ingen klar retning; udsvingene kan være tilfældige.", method)
+        return Status(
+            UNCERTAIN,
+            f"Over de seneste {len(recent)} målinger er der ingen klar retning; udsvingene kan være tilfældige.",
+            method,
+        )
     rising = tau > 0
     word = "steget" if rising else "faldet"
     if rising == higher:
-        return Status(ON_TRACK, f"Tallet er {word} over de seneste {len(recent)} målinger, og det er mere end tilfældige udsving.", method)
-    return Status(OFF_TRACK, f"Tallet er {word} over de seneste {len(recent)} målinger, og det er mere end tilfældige udsving.", method)
+        return Status(
+            ON_TRACK,
+            f"Tallet er {word} over de seneste {len(recent)} målinger, og det er mere end tilfældige udsving.",
+            method,
+        )
+    return Status(
+        OFF_TRACK,
+        f"Tallet er {word} over de seneste {len(recent)} målinger, og det er mere end tilfældige udsving.",
+        method,
+    )
 
 
 def wilson(share_percent: float, n: float, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for a share given in percent, returned in percent."""
-    p = share_percent / 100
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return 100 * (centre - half), 100 * (centre + half)
+    """Wilson score interval for a share given in percent, returned in percent (scipy's, from the
+    number of answers the share stands for)."""
+    answers = int(round(n))
+    interval = stats.binomtest(int(round(share_percent / 100 * answers)), answers).proportion_ci(
+        confidence_level=confidence, method="wilson"
+    )
+    return 100 * interval.low, 100 * interval.high
 
 
 def _survey_direction(series: pd.Series, sample_sizes: pd.Series, higher: bool) -> Status:
@@ -218,15 +276,23 @@ def _survey_direction(series: pd.Series, sample_sizes: pd.Series, higher: bool) 
         return Status(UNCERTAIN, "Der er kun én måling, så der er intet at sammenligne med endnu.", "én undersøgelse")
     first_low, first_high = wilson(float(series.iloc[0]), float(sample_sizes.loc[series.index[0]]))
     last_low, last_high = wilson(float(series.iloc[-1]), float(sample_sizes.loc[series.index[-1]]))
-    method = (f"Wilson-intervaller ({fmt.percent(95, 0)}): første {fmt.number(first_low, 1)}-{fmt.number(first_high, 1)}, "
-              f"seneste {fmt.number(last_low, 1)}-{fmt.number(last_high, 1)}")
+    method = (
+        f"Wilson-intervaller ({fmt.percent(95, 0)}): første {fmt.number(first_low, 1)}-{fmt.number(first_high, 1)}, "
+        f"seneste {fmt.number(last_low, 1)}-{fmt.number(last_high, 1)}"
+    )
     if last_low > first_high:
         status = ON_TRACK if higher else OFF_TRACK
-        return Status(status, "Andelen er steget mere, end den statistiske usikkerhed i undersøgelserne kan forklare.", method)
+        return Status(
+            status, "Andelen er steget mere, end den statistiske usikkerhed i undersøgelserne kan forklare.", method
+        )
     if last_high < first_low:
         status = OFF_TRACK if higher else ON_TRACK
-        return Status(status, "Andelen er faldet mere, end den statistiske usikkerhed i undersøgelserne kan forklare.", method)
-    return Status(UNCERTAIN, "Forskellen mellem første og seneste undersøgelse er inden for den statistiske usikkerhed.", method)
+        return Status(
+            status, "Andelen er faldet mere, end den statistiske usikkerhed i undersøgelserne kan forklare.", method
+        )
+    return Status(
+        UNCERTAIN, "Forskellen mellem første og seneste undersøgelse er inden for den statistiske usikkerhed.", method
+    )
 
 
 def _better_than_group(group: pd.DataFrame | None, kommune: str | None, higher: bool, unit: str) -> Status:
@@ -248,9 +314,11 @@ def _better_than_group(group: pd.DataFrame | None, kommune: str | None, higher: 
     lagged = len(leads) == 3 and all(x < 0 for x in leads)
     outside_good = value > q75 if higher else value < q25
     outside_bad = value < q25 if higher else value > q75
-    method = (f"seneste {fmt.significant(value)} mod de øvriges gennemsnit {fmt.significant(mean)}, kvartiler "
-              f"{fmt.significant(q25)} til {fmt.significant(q75)}; forspring de seneste {len(leads)} gange: "
-              f"{', '.join(fmt.significant(float(x)) for x in leads)}")
+    method = (
+        f"seneste {fmt.significant(value)} mod de øvriges gennemsnit {fmt.significant(mean)}, kvartiler "
+        f"{fmt.significant(q25)} til {fmt.significant(q75)}; forspring de seneste {len(leads)} gange: "
+        f"{', '.join(fmt.significant(float(x)) for x in leads)}"
+    )
     shown, shown_mean = fmt.pair(value, mean, unit)
     text = f"{shown} mod {shown_mean} i gennemsnit"
     if lead(latest) > 0 and (outside_good or held):
@@ -260,7 +328,11 @@ def _better_than_group(group: pd.DataFrame | None, kommune: str | None, higher: 
         why = "og er blandt den svageste fjerdedel" if outside_bad else "og har været det de seneste tre gange"
         return Status(OFF_TRACK, f"Kommunen ligger under gennemsnittet ({text}) {why}.", method)
     side = "over" if lead(latest) > 0 else "under"
-    return Status(UNCERTAIN, f"Kommunen ligger lige nu {side} gennemsnittet ({text}), men inden for den almindelige spredning i gruppen.", method)
+    return Status(
+        UNCERTAIN,
+        f"Kommunen ligger lige nu {side} gennemsnittet ({text}), men inden for den almindelige spredning i gruppen.",
+        method,
+    )
 
 
 def _since(status: Status, history: pd.DataFrame, kommune: str, higher: bool, unit: str, since: int) -> Status:
@@ -280,8 +352,9 @@ def _since(status: Status, history: pd.DataFrame, kommune: str, higher: bool, un
     if not missed:
         return Status(status.status, f"{status.reason[:-1]}; målet har holdt hvert år siden {since}.", status.method)
     which = " og ".join([", ".join(missed[:-1]), missed[-1]] if len(missed) > 1 else missed)
-    reason = (f"{status.reason[:-1]}. Målet gælder fra {since}: det holdt i {held} af {len(rows)} år, "
-              f"men ikke i {which}.")
+    reason = (
+        f"{status.reason[:-1]}. Målet gælder fra {since}: det holdt i {held} af {len(rows)} år, men ikke i {which}."
+    )
     if status.status == ON_TRACK:
         return Status(UNCERTAIN, reason, status.method)
     return Status(status.status, reason, status.method)
@@ -301,5 +374,9 @@ def _rank(target: Target, series: pd.Series) -> Status:
     if rank <= goal:
         return Status(ON_TRACK, f"Kommunen var nr. {rank} {when}, og målet er {goal_text}.", "placering")
     if target.year is not None and years.max() < target.year and len(series) >= 2 and series.iloc[-1] < series.iloc[-2]:
-        return Status(UNCERTAIN, f"Kommunen var nr. {rank} {when} og rykker op, men målet er {goal_text} i {target.year}.", "placering på vej op")
+        return Status(
+            UNCERTAIN,
+            f"Kommunen var nr. {rank} {when} og rykker op, men målet er {goal_text} i {target.year}.",
+            "placering på vej op",
+        )
     return Status(OFF_TRACK, f"Kommunen var nr. {rank} {when}, og målet er {goal_text}.", "placering")

@@ -44,7 +44,9 @@ def problems(location: DataLocation) -> list[str]:
     if runs is not None:
         for jobs in runs.cadences.values():
             for job in jobs:
-                attempt(lambda job=job: check_notebook_parameters(PROJECT_ROOT / job.notebook, job.theme == "committee"))
+                attempt(
+                    lambda job=job: check_notebook_parameters(PROJECT_ROOT / job.notebook, job.theme == "committee")
+                )
     if sources is None:
         return found
     areas = None

@@ -95,7 +95,9 @@ def read_komgrp(path: Path) -> Areas:
             group = record.TITEL
         elif record.NIVEAU == "2":
             if group is None or not record.KODE.isdigit():
-                raise WorkbookError(f"{name} line {line}: municipality '{record.TITEL}' has no group or no numeric code")
+                raise WorkbookError(
+                    f"{name} line {line}: municipality '{record.TITEL}' has no group or no numeric code"
+                )
             rows.append({"code": record.KODE.zfill(3), "name": record.TITEL, "group": group})
         else:
             raise WorkbookError(f"{name} line {line}, column NIVEAU: '{record.NIVEAU}'; expected 1 or 2")

@@ -21,8 +21,8 @@ import io
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analysis.errors import WorkbookError
 from analysis.params import THEMES, Indicators, Strategy
@@ -56,7 +56,9 @@ KINDS = {
     "share": ManualKind("En andel i procent (0-100), fx sygefravær.", 0, 100),
     "survey": ManualKind("En andel i procent fra en spørgeundersøgelse, med antal svar (n).", 0, 100, extra=("n",)),
     "processing_time": ManualKind("En sagsbehandlingstid i dage.", 0, 3650),
-    "economy": ManualKind("Antal opfyldte økonomiske pejlemærker ud af et antal (of).", 0, 100, integer=True, extra=("of",)),
+    "economy": ManualKind(
+        "Antal opfyldte økonomiske pejlemærker ud af et antal (of).", 0, 100, integer=True, extra=("of",)
+    ),
     "places": ManualKind("Antal pladser i kommunens dagtilbud eller skoler (kapaciteten).", 0, 1_000_000, integer=True),
 }
 MAX_BYTES = 5 * 1024 * 1024  # a manual file is a few hundred lines; a larger one is not one
@@ -86,8 +88,10 @@ def _place(name: str, sheet: str | None, line: int) -> str:
 def _frame(path: Path) -> tuple[pd.DataFrame, str | None]:
     """The file's rows as text, and the sheet they were read from (None for a CSV file)."""
     if path.stat().st_size > MAX_BYTES:
-        raise WorkbookError(f"{relative(path)}: {path.stat().st_size // (1024 * 1024)} MB; a manual file may be at most "
-                            f"{MAX_BYTES // (1024 * 1024)} MB (see data/raw/manual/README.md)")
+        raise WorkbookError(
+            f"{relative(path)}: {path.stat().st_size // (1024 * 1024)} MB; a manual file may be at most "
+            f"{MAX_BYTES // (1024 * 1024)} MB (see data/raw/manual/README.md)"
+        )
     if path.suffix == ".xlsx":
         return _sheet(path)
     return _csv(path), None
@@ -112,11 +116,13 @@ def _sheet(path: Path) -> tuple[pd.DataFrame, str]:
     if not rows:
         raise WorkbookError(f"{relative(path)} sheet {sheet.title}: the sheet is empty")
     header = [h for h in rows[0] if h != ""]
-    body = [row[:len(header)] + [""] * (len(header) - len(row)) for row in rows[1:]]
+    body = [row[: len(header)] + [""] * (len(header) - len(row)) for row in rows[1:]]
     for number, row in enumerate(rows[1:], start=2):
-        if any(cell != "" for cell in row[len(header):]):
-            raise WorkbookError(f"{relative(path)} sheet {sheet.title} row {number}: a value beyond the last column "
-                                f"({';'.join(header)})")
+        if any(cell != "" for cell in row[len(header) :]):
+            raise WorkbookError(
+                f"{relative(path)} sheet {sheet.title} row {number}: a value beyond the last column "
+                f"({';'.join(header)})"
+            )
     return pd.DataFrame(body, columns=header), sheet.title
 
 
@@ -142,8 +148,10 @@ def _csv(path: Path) -> pd.DataFrame:
     width = len(next(rows, []))
     for number, row in enumerate(rows, start=2):
         if row and len(row) != width:
-            raise WorkbookError(f"{relative(path)} line {number}: {len(row)} fields; expected {width} "
-                                "(a ';' inside a text must be in double quotes)")
+            raise WorkbookError(
+                f"{relative(path)} line {number}: {len(row)} fields; expected {width} "
+                "(a ';' inside a text must be in double quotes)"
+            )
     try:
         return pd.read_csv(io.StringIO(text), sep=";", dtype=str, keep_default_na=False, comment=None)
     except pd.errors.ParserError as err:
@@ -178,7 +186,9 @@ def read_manual(path: Path, kind: str, registry: Indicators, areas: Areas) -> pd
     _require_columns(frame, required, _place(name, sheet, 1))
     unknown = [c for c in frame.columns if c not in (*required, *OPTIONAL_COLUMNS)]
     if unknown:
-        raise WorkbookError(f"{_place(name, sheet, 1)}: unknown column '{unknown[0]}'; expected {';'.join(required)}[;note]")
+        raise WorkbookError(
+            f"{_place(name, sheet, 1)}: unknown column '{unknown[0]}'; expected {';'.join(required)}[;note]"
+        )
     if frame.empty:
         raise WorkbookError(f"{name}: a header but no rows")
     known_areas = set(areas.municipalities["code"])
@@ -193,7 +203,9 @@ def read_manual(path: Path, kind: str, registry: Indicators, areas: Areas) -> pd
             raise WorkbookError(f"{where}, column indicator: unknown indicator '{indicator_id}'")
         if kind not in indicator.manual_kinds:
             expected = ", ".join(indicator.manual_kinds) or "none (its numbers come from Statistikbanken)"
-            raise WorkbookError(f"{where}, column indicator: '{indicator_id}' is not a {kind} indicator; its kind is {expected}")
+            raise WorkbookError(
+                f"{where}, column indicator: '{indicator_id}' is not a {kind} indicator; its kind is {expected}"
+            )
         code = record["kommune"].strip().zfill(3)
         if code not in known_areas:
             raise WorkbookError(f"{where}, column kommune: '{record['kommune']}' is not a kommunekode")
@@ -201,7 +213,9 @@ def read_manual(path: Path, kind: str, registry: Indicators, areas: Areas) -> pd
         try:
             period = parse_period(record["period"], freq)
         except ValueError as err:
-            raise WorkbookError(f"{where}, column period: {err} (indicator {indicator_id} is {indicator.cadence})") from None
+            raise WorkbookError(
+                f"{where}, column period: {err} (indicator {indicator_id} is {indicator.cadence})"
+            ) from None
         if period.start_time.date() > today:
             raise WorkbookError(f"{where}, column period: {record['period']} has not begun yet")
         value = _number(record["value"], f"{where}, column value", spec.integer)
@@ -209,8 +223,15 @@ def read_manual(path: Path, kind: str, registry: Indicators, areas: Areas) -> pd
         if value < low or (high is not None and value > high):
             upper = "" if high is None else f" to {_plain(high)}"
             raise WorkbookError(f"{where}, column value: {record['value']} is out of range; expected {low:g}{upper}")
-        row = {"indicator": indicator_id, "area": code, "period": record["period"].strip(), "value": value,
-               "n": None, "of": None, "note": record.get("note", "").strip()}
+        row = {
+            "indicator": indicator_id,
+            "area": code,
+            "period": record["period"].strip(),
+            "value": value,
+            "n": None,
+            "of": None,
+            "note": record.get("note", "").strip(),
+        }
         if "n" in spec.extra:
             if not record["n"].strip():
                 raise WorkbookError(f"{where}, column n: a survey share needs its sample size (number of answers)")
@@ -243,8 +264,10 @@ def _number(text: str, where: str, integer: bool) -> float:
     """A number with a decimal comma or point and no thousands separator (see data/raw/manual/README.md)."""
     text = text.strip().replace(" ", "")
     if AMBIGUOUS.match(text):
-        raise WorkbookError(f"{where}: '{text}' is ambiguous: write {text.replace('.', '')} for a whole number "
-                            f"(no thousands separator), or {text.replace('.', ',')} for a decimal")
+        raise WorkbookError(
+            f"{where}: '{text}' is ambiguous: write {text.replace('.', '')} for a whole number "
+            f"(no thousands separator), or {text.replace('.', ',')} for a decimal"
+        )
     if not NUMBER.match(text) or len(text) > 20:
         raise WorkbookError(f"{where}: '{text[:30]}'; expected a number")
     value = float(text.replace(",", "."))
@@ -267,7 +290,9 @@ def read_qualitative_csv(path: Path, strategy: Strategy) -> pd.DataFrame:
         except ValueError as err:
             raise WorkbookError(f"{where}, column period: {err}") from None
         if record["theme"] not in (*THEMES, "overview"):
-            raise WorkbookError(f"{where}, column theme: '{record['theme']}'; expected one of {', '.join((*THEMES, 'overview'))}")
+            raise WorkbookError(
+                f"{where}, column theme: '{record['theme']}'; expected one of {', '.join((*THEMES, 'overview'))}"
+            )
         if record["committee"] and record["committee"] not in strategy.committee_ids:
             raise WorkbookError(f"{where}, column committee: unknown committee '{record['committee']}'")
         if record["author"] not in AUTHORS:

@@ -90,7 +90,9 @@ def read_statbank_csv(path: Path, spec: TableSpec, areas: Areas, sidecar: dict |
     return tidy
 
 
-def _variables(header: list[str], spec: TableSpec, sidecar: dict | None, name: str) -> dict[str, tuple[str, dict | None]]:
+def _variables(
+    header: list[str], spec: TableSpec, sidecar: dict | None, name: str
+) -> dict[str, tuple[str, dict | None]]:
     """Header id -> (the column it becomes, its value texts -> codes, or None without a sidecar)."""
     if not header or header[-1] != "INDHOLD":
         raise WorkbookError(f"{name} line 1: header {';'.join(header)}; expected the variable ids and then INDHOLD")
@@ -101,8 +103,10 @@ def _variables(header: list[str], spec: TableSpec, sidecar: dict | None, name: s
         for variable in sidecar["variables"]:
             column = by_text.get(variable["text"].lower())
             if column is None:
-                raise WorkbookError(f"{name}: the file holds variable {variable['id']} ({variable['text']}), "
-                                    f"which params/sources.yml does not declare")
+                raise WorkbookError(
+                    f"{name}: the file holds variable {variable['id']} ({variable['text']}), "
+                    f"which params/sources.yml does not declare"
+                )
             codes = {text: code for code, text in variable.get("values", {}).items()}
             known[variable["id"].upper()] = (column, codes)
     else:
@@ -151,7 +155,7 @@ def _area_codes(column: pd.Series, areas: Areas, codes: dict | None, name: str, 
                 code = None
         else:
             prefix = AREA_PREFIXES.get(variable.upper(), "")
-            bare = text[len(prefix):] if text.startswith(prefix) else None
+            bare = text[len(prefix) :] if text.startswith(prefix) else None
             code = areas.code_for(bare) if bare is not None else None
         if code is None:
             row = _first_bad(column == text)
@@ -173,7 +177,9 @@ def _codes(column: pd.Series, codes: dict | None, name: str, variable: str) -> p
         if codes is not None:
             if text not in codes:
                 row = _first_bad(column == text)
-                raise WorkbookError(f"{name} line {row + 2}, column {variable}: '{text}' is not a value the sidecar lists")
+                raise WorkbookError(
+                    f"{name} line {row + 2}, column {variable}: '{text}' is not a value the sidecar lists"
+                )
             mapping[text] = codes[text]
         else:
             match = AGE_PATTERN.match(text)
@@ -213,6 +219,4 @@ def _check_duplicates(tidy: pd.DataFrame, keys: list[str], name: str) -> None:
     duplicated = tidy.duplicated(keys, keep=False)
     if duplicated.any():
         rows = np.flatnonzero(duplicated.to_numpy())[:2]
-        raise WorkbookError(
-            f"{name} lines {rows[0] + 2} and {rows[1] + 2}: the same {'/'.join(keys)} appears twice"
-        )
+        raise WorkbookError(f"{name} lines {rows[0] + 2} and {rows[1] + 2}: the same {'/'.join(keys)} appears twice")

@@ -65,17 +65,31 @@ class Planned:
 
 
 class StatbankClient:
-    def __init__(self, base_url: str = DEFAULT_BASE_URL, retries: int = 3, backoff: float = 0.5,
-                 timeout: tuple[float, float] = TIMEOUT, max_body: int = MAX_BODY, deadline: float = DEADLINE):
+    def __init__(
+        self,
+        base_url: str = DEFAULT_BASE_URL,
+        retries: int = 3,
+        backoff: float = 0.5,
+        timeout: tuple[float, float] = TIMEOUT,
+        max_body: int = MAX_BODY,
+        deadline: float = DEADLINE,
+    ):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
         self.max_body = max_body
         self.deadline = deadline
         self.session = requests.Session()
-        retry = Retry(total=retries, connect=retries, read=retries, status=retries, backoff_factor=backoff,
-                      status_forcelist=(500, 502, 503, 504), allowed_methods=frozenset({"GET", "POST"}),
-                      raise_on_status=False)
+        retry = Retry(
+            total=retries,
+            connect=retries,
+            read=retries,
+            status=retries,
+            backoff_factor=backoff,
+            status_forcelist=(500, 502, 503, 504),
+            allowed_methods=frozenset({"GET", "POST"}),
+            raise_on_status=False,
+        )
         self.session.mount("http://", HTTPAdapter(max_retries=retry))
         self.session.mount("https://", HTTPAdapter(max_retries=retry))
 
@@ -85,18 +99,22 @@ class StatbankClient:
         url = f"{self.base_url}/{path}"
         until = until if until is not None else time.monotonic() + self.deadline
         try:
-            response = self.session.request(method, url, timeout=self.timeout, allow_redirects=False, stream=True,
-                                            **kwargs)
+            response = self.session.request(
+                method, url, timeout=self.timeout, allow_redirects=False, stream=True, **kwargs
+            )
             body = bytearray()
             for chunk in response.iter_content(chunk_size=1 << 20):
                 body += chunk
                 if len(body) > self.max_body:
                     response.close()
-                    raise WorkbookError(f"{what}: {url} sent more than {self.max_body // (1024 * 1024)} MB; "
-                                        "the answer is refused")
+                    raise WorkbookError(
+                        f"{what}: {url} sent more than {self.max_body // (1024 * 1024)} MB; the answer is refused"
+                    )
                 if time.monotonic() > until:
                     response.close()
-                    raise WorkbookError(f"{what}: {url} took more than {self.deadline:.0f} s in all; the answer is refused")
+                    raise WorkbookError(
+                        f"{what}: {url} took more than {self.deadline:.0f} s in all; the answer is refused"
+                    )
             response._content = bytes(body)
         except requests.exceptions.RetryError as err:
             raise WorkbookError(f"{what}: {url} kept failing after retries ({_reason(err)})") from None
@@ -105,12 +123,16 @@ class StatbankClient:
         except requests.exceptions.RequestException as err:
             raise WorkbookError(f"{what}: {url} could not be reached ({_reason(err)})") from None
         if 300 <= response.status_code < 400:
-            raise WorkbookError(f"{what}: {url} answered {response.status_code}, a redirect to "
-                                f"{response.headers.get('Location', '?')}; the workbook follows no redirect")
+            raise WorkbookError(
+                f"{what}: {url} answered {response.status_code}, a redirect to "
+                f"{response.headers.get('Location', '?')}; the workbook follows no redirect"
+            )
         if response.status_code >= 400:
             detail = _error_detail(response)
             tries = f" (after {self.retries + 1} tries)" if response.status_code >= 500 else ""
-            raise WorkbookError(f"{what}: {url} answered {response.status_code}{': ' + detail if detail else ''}{tries}")
+            raise WorkbookError(
+                f"{what}: {url} answered {response.status_code}{': ' + detail if detail else ''}{tries}"
+            )
         return response
 
     def tables(self) -> list[dict]:
@@ -119,7 +141,9 @@ class StatbankClient:
         return _json(response, "table catalogue")
 
     def tableinfo(self, table: str) -> dict:
-        response = self._request("GET", "tableinfo", f"table {table}", params={"id": table, "format": "json", "lang": "da"})
+        response = self._request(
+            "GET", "tableinfo", f"table {table}", params={"id": table, "format": "json", "lang": "da"}
+        )
         return _json(response, f"table {table}")
 
     def plan(self, query: Query, info: dict, municipalities: list[str] | None = None) -> Planned:
@@ -139,11 +163,15 @@ class StatbankClient:
         left_out = [v for v in info["variables"] if v["id"] not in chosen]
         for variable in left_out:
             if not variable.get("elimination", False):
-                raise WorkbookError(f"{where}: variable {variable['id']} ({variable['text']}) cannot be left out; name its values")
+                raise WorkbookError(
+                    f"{where}: variable {variable['id']} ({variable['text']}) cannot be left out; name its values"
+                )
         ordered = [v for v in info["variables"] if v["id"] in chosen]  # the API answers in tableinfo's order
         texts = {v["id"]: {value["id"]: value["text"] for value in v["values"]} for v in ordered}
-        variables = [{"id": v["id"], "text": v["text"], "values": {c: texts[v["id"]][c] for c in chosen[v["id"]]}}
-                     for v in ordered]
+        variables = [
+            {"id": v["id"], "text": v["text"], "values": {c: texts[v["id"]][c] for c in chosen[v["id"]]}}
+            for v in ordered
+        ]
         cells = math.prod(len(chosen[v["id"]]) for v in ordered)
         time = next((v["id"] for v in ordered if v.get("time")), None)
         base = {"table": query.table, "lang": "da", "valuePresentation": "Default"}
@@ -157,11 +185,13 @@ class StatbankClient:
         if time and per_period <= CELL_LIMIT:
             step = CELL_LIMIT // per_period
             periods = chosen[time]
-            bodies = [body("CSV", {**chosen, time: periods[i:i + step]}) for i in range(0, len(periods), step)]
+            bodies = [body("CSV", {**chosen, time: periods[i : i + step]}) for i in range(0, len(periods), step)]
             return Planned(bodies, variables, cells)
         if left_out:
             names = ", ".join(f"{v['id']} ({v['text']})" for v in left_out)
-            raise WorkbookError(f"{where}: {cells:,} cells need format BULK, which sums nothing: name the values of {names}")
+            raise WorkbookError(
+                f"{where}: {cells:,} cells need format BULK, which sums nothing: name the values of {names}"
+            )
         return Planned([body("BULK", chosen)], variables, cells)
 
     def data_csv(self, body: dict, until: float | None = None) -> tuple[bytes, str]:
@@ -190,7 +220,9 @@ def _values(values, variable: dict, municipalities: list[str] | None, where: str
     missing = [v for v in wanted if v not in known]
     if missing:
         shown = ", ".join(ids[:15]) + (" ..." if len(ids) > 15 else "")
-        raise WorkbookError(f"{where}: variable {variable['id']} ({variable['text']}) has no value '{missing[0]}'; it has {shown}")
+        raise WorkbookError(
+            f"{where}: variable {variable['id']} ({variable['text']}) has no value '{missing[0]}'; it has {shown}"
+        )
     return wanted
 
 
@@ -218,6 +250,6 @@ def _reason(err: Exception) -> str:
     text = str(err)
     for marker in ("[Errno", "Read timed out", "Connection aborted", "Connection reset", "too many 5", "responses"):
         if marker in text:
-            text = text[text.index(marker):]
+            text = text[text.index(marker) :]
             break
     return text.split(")")[0].strip("()'\" ")[:160]

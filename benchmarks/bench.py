@@ -53,8 +53,8 @@ def workbook(outputs: Path, *extra: str) -> float:
 def ingest_from_raw() -> tuple[float, float]:
     """Seconds and peak resident memory (MB) of a full ingest, in a child process of its own."""
     script = (
-        "import resource, time; from analysis.ingest import data_location, ingest; t = time.perf_counter(); "
-        "ingest(data_location(), force=True); "
+        "import resource, time; from analysis.data.processed import data_location; from analysis.indicators.store import build; t = time.perf_counter(); "
+        "build(data_location(), force=True); "
         "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
     )
     out = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
@@ -63,7 +63,8 @@ def ingest_from_raw() -> tuple[float, float]:
 
 
 def per_brief(outputs: Path, count: int) -> float:
-    from analysis.ingest import data_location, load_processed
+    from analysis.data.processed import data_location
+    from analysis.indicators.store import load as load_processed
 
     codes = list(load_processed(data_location()).areas.municipalities["code"])
     chosen = ["766", *[c for c in codes if c != "766"]][:count]

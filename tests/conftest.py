@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from analysis import params
-from analysis.ingest import data_location, load_processed, read_all, resolve_inputs
+from analysis.data.ingest import read_all, resolve_inputs
+from analysis.data.processed import data_location
+from analysis.data.sources.classification import read_komgrp
+from analysis.indicators import store
 from analysis.paths import SNAPSHOT_DIR
-from analysis.sources.classification import read_komgrp
 
 HEDENSTED = "766"
 
@@ -41,7 +43,7 @@ def observations(location):
 @pytest.fixture(scope="session")
 def indicator_table(observations):
     """The engine's table of every indicator for every area and period, from the real snapshot."""
-    from analysis.measures import compute_all
+    from analysis.indicators.measures import compute_all
 
     return compute_all(observations, params.load_indicators(), params.load_sources())
 
@@ -61,7 +63,7 @@ def wide_of(table, indicator: str):
 
 @pytest.fixture(scope="session")
 def processed(location, tmp_path_factory):
-    return load_processed(location, tmp_path_factory.mktemp("processed"))
+    return store.load(location, tmp_path_factory.mktemp("processed"))
 
 
 @pytest.fixture(scope="session")

@@ -82,7 +82,7 @@ def _data_folder(tmp_path: Path) -> Path:
 
 
 def _brief(folder: Path):
-    from analysis.brief import open_brief
+    from analysis.report.brief import open_brief
 
     return open_brief(
         theme="cooperation",

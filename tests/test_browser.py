@@ -103,7 +103,7 @@ def contrast(foreground: str, background: str = "#ffffff") -> float:
 
 
 def test_chart_colours_meet_wcag_graphics_contrast():
-    from analysis import charts
+    from analysis.report import charts
 
     for colour in (charts.HIGHLIGHT, charts.COMPARISON, charts.TARGET, charts.OTHER_BARS):
         assert contrast(colour) >= 3.0, colour  # WCAG 1.4.11: 3:1 for graphics

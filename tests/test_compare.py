@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from analysis import compare
 from analysis.errors import WorkbookError
+from analysis.indicators import compare
 from analysis.periods import parse_period
 
 from conftest import HEDENSTED

@@ -15,8 +15,9 @@ import nbformat
 import pytest
 from bs4 import BeautifulSoup
 
-from analysis import fmt, params
+from analysis import params
 from analysis.paths import PROJECT_ROOT
+from analysis.report import fmt
 
 from conftest import copy_project
 
@@ -225,7 +226,7 @@ targets:
 
 
 def test_groups_are_said_right(tmp_path):
-    from analysis.brief import open_brief
+    from analysis.report.brief import open_brief
 
     land = open_brief(theme="growth", period="2024", cadence="aar", kommune=766, comparison_group="Landkommuner")
     assert land.comparison_sentence == "Sammenlignes med de 31 landkommuner (i Danmarks Statistiks kommunegrupper)"

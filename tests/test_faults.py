@@ -345,9 +345,9 @@ HALF_LINES = HALF.count(b"\r\n") - 1
     ],
 )
 def test_a_bad_body_never_becomes_the_current_version(tmp_path, body, headers, message):
-    from analysis.fetch import fetch_online, load_queries
-    from analysis.sources.classification import read_komgrp
-    from analysis.sources.statbank_api import StatbankClient
+    from analysis.data.fetch import fetch_online, load_queries
+    from analysis.data.sources.classification import read_komgrp
+    from analysis.data.sources.statbank_api import StatbankClient
 
     areas = read_komgrp(SNAPSHOT_DIR / "classifications/komgrp.csv")
     query = next(q for q in load_queries() if q.name == "FOLK1AM")
@@ -366,8 +366,8 @@ def test_a_bad_body_never_becomes_the_current_version(tmp_path, body, headers, m
 
 
 def test_a_body_over_the_size_cap_is_refused(tmp_path):
-    from analysis.fetch import fetch_online, load_queries
-    from analysis.sources.statbank_api import StatbankClient
+    from analysis.data.fetch import fetch_online, load_queries
+    from analysis.data.sources.statbank_api import StatbankClient
 
     query = next(q for q in load_queries() if q.name == "FOLK1AM")
     server = _body_server([(200, GOOD * 3, {})])
@@ -380,7 +380,7 @@ def test_a_body_over_the_size_cap_is_refused(tmp_path):
 
 def test_fetch_from_a_snapshot_checks_content_not_only_checksums(tmp_path):
     """A snapshot whose SHA256SUMS was made for a bad file: the checksum matches, the content does not."""
-    from analysis.fetch import fetch_offline
+    from analysis.data.fetch import fetch_offline
 
     snapshot = tmp_path / "snapshot"
     shutil.copytree(SNAPSHOT_DIR, snapshot, ignore=shutil.ignore_patterns("original", "statbank-api"))
@@ -402,7 +402,7 @@ def test_rollback_makes_the_previous_version_current(tmp_path):
     project = copy_project(tmp_path)
     first = workbook(project, "fetch", "--from", "../shared/data")
     assert first.returncode == 0, first.stderr
-    from analysis.fetch import store
+    from analysis.data.fetch import store
 
     folder = project / "data/raw/statbank"
     revised = GOOD.replace(b"Hedensted;2024M10;47954", b"Hedensted;2024M10;47955")
@@ -466,14 +466,14 @@ def test_manual_mistakes_are_one_line(case, tmp_path):
 
 
 def _check(data: Path) -> list[str]:
-    from analysis.ingest import data_location
-    from analysis.validate import problems
+    from analysis.data.processed import data_location
+    from analysis.run.validate import problems
 
     return problems(data_location(data))
 
 
 def test_a_manual_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path):
-    from analysis.sources.manual import MAX_BYTES
+    from analysis.data.sources.manual import MAX_BYTES
 
     data = tmp_path / "data"
     for folder in ("statbank", "noegletal", "classifications"):
@@ -508,8 +508,8 @@ RECIPIENTS = {
 
 @pytest.mark.parametrize("case", RECIPIENTS)
 def test_a_malformed_recipients_file_is_one_line(case, tmp_path):
+    from analysis.deliver.mail import recipients
     from analysis.errors import WorkbookError
-    from analysis.mail import recipients
     from analysis.paths import PARAMS_DIR
 
     content, expected = RECIPIENTS[case]
@@ -523,8 +523,8 @@ def test_a_malformed_recipients_file_is_one_line(case, tmp_path):
 
 
 def test_an_address_with_a_line_break_in_the_environment_is_refused(monkeypatch):
+    from analysis.deliver.mail import recipients
     from analysis.errors import WorkbookError
-    from analysis.mail import recipients
 
     monkeypatch.setenv("WORKBOOK_RECIPIENTS_VTF", "vtf@kommune.dk\r\nBcc: x@evil.example")
     with pytest.raises(WorkbookError, match="WORKBOOK_RECIPIENTS_VTF: 'vtf@kommune.dk"):
@@ -591,7 +591,7 @@ def test_a_brief_carries_its_own_identity_and_outputs_hold_no_absolute_paths(pub
 
 def test_the_reuse_key_includes_package_versions(tmp_path):
     from analysis.paths import PROJECT_ROOT
-    from analysis.runner import job_key
+    from analysis.run.runner import job_key
 
     notebook = PROJECT_ROOT / "notebooks/growth.ipynb"
     first = job_key(notebook, {"period": "2025K1"}, "data", "code", {}, {"pandas": "3.1.1"})

@@ -13,11 +13,12 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from analysis.data.fetch import fetch_offline, fetch_online, load_queries
+from analysis.data.ingest import resolve_inputs
+from analysis.data.processed import data_location
+from analysis.data.sources.statbank_api import Query, StatbankClient
 from analysis.errors import WorkbookError
-from analysis.fetch import fetch_offline, fetch_online, load_queries
-from analysis.ingest import data_location, resolve_inputs
 from analysis.paths import SNAPSHOT_DIR
-from analysis.sources.statbank_api import Query, StatbankClient
 
 RECORDED = SNAPSHOT_DIR / "statbank-api"
 STRAF42 = Query("STRAF42", "STRAF42", {"national oprindelse": ["00"], "tid": ["2023"]})
@@ -243,7 +244,7 @@ def test_the_brief_says_what_changed_since_the_previous_brief(tmp_path):
 
     from bs4 import BeautifulSoup
 
-    from analysis.fetch import store
+    from analysis.data.fetch import store
 
     from conftest import copy_project
 

@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from analysis import fmt
 from analysis.errors import WorkbookError
 from analysis.periods import cadence_period, code, date_label, label, parse_period
+from analysis.report import fmt
 
 
 def test_numbers():

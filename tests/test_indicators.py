@@ -6,10 +6,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analysis import indicators, params
-from analysis.compare import against_group
+from analysis import params
 from analysis.errors import WorkbookError
-from analysis.figures import Scope, select
+from analysis.indicators import selection
+from analysis.indicators.compare import against_group
+from analysis.indicators.figures import Scope, select
 from analysis.periods import code, parse_period
 
 from conftest import HEDENSTED, series_of, wide_of
@@ -37,7 +38,7 @@ def test_noegletal_and_folk1am_agree_where_both_have_1_january(observations):
 
 def test_quarterly_value_is_the_first_month_of_the_quarter(indicator_table):
     population = series_of(indicator_table, "population")
-    quarterly = indicators.usable(population, stock=True, period=parse_period("2024K3"))
+    quarterly = selection.usable(population, stock=True, period=parse_period("2024K3"))
     assert quarterly.index[-1] == pd.Timestamp("2024-07-01")
     assert quarterly["value"].iloc[-1] == 47876
 
@@ -63,7 +64,7 @@ def test_young_movers_2024(indicator_table):
 
 
 def test_largest_flows_are_with_horsens_and_vejle(observations):
-    flows = indicators.top_flows(observations, HEDENSTED, 2024)
+    flows = selection.top_flows(observations, HEDENSTED, 2024)
     assert list(flows.index[:3]) == ["615", "630", "751"]  # Horsens, Vejle, Aarhus
     assert flows.loc["615", ["in", "out"]].tolist() == [384, 363]
 
@@ -75,8 +76,8 @@ def test_employment_rate_2021(indicator_table):
 
 
 def test_latest_periods(indicator_table):
-    assert code(indicators.resolve_period(indicator_table, "kvartal", None)) == "2025K1"
-    assert code(indicators.resolve_period(indicator_table, "aar", None)) == "2024"
+    assert code(selection.resolve_period(indicator_table, "kvartal", None)) == "2025K1"
+    assert code(selection.resolve_period(indicator_table, "aar", None)) == "2024"
 
 
 @pytest.mark.parametrize(
@@ -93,7 +94,7 @@ def test_latest_periods(indicator_table):
 def test_period_without_data_is_refused(indicator_table, cadence, period, message):
     freq = "Q" if cadence == "kvartal" else "Y"
     with pytest.raises(WorkbookError) as caught:
-        indicators.resolve_period(indicator_table, cadence, parse_period(period, freq))
+        selection.resolve_period(indicator_table, cadence, parse_period(period, freq))
     assert str(caught.value) == message
 
 
@@ -104,7 +105,7 @@ def _scope(processed, period="2025K1", group="kommunegruppe"):
 
 
 def test_movers_figures_carry_the_2018_target(processed):
-    from analysis import narrative
+    from analysis.report import narrative
 
     scope = _scope(processed)
     figures = select(scope, params.load_indicators().get("movers_18_36"))
@@ -116,7 +117,7 @@ def test_movers_figures_carry_the_2018_target(processed):
 
 
 def test_indicator_without_data_says_so_and_has_no_number(processed):
-    from analysis import narrative
+    from analysis.report import narrative
 
     scope = _scope(processed)
     figures = select(scope, params.load_indicators().get("families_with_children"))

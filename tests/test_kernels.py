@@ -10,15 +10,15 @@ import nbformat
 import papermill
 import pytest
 
-from analysis import kernels
 from analysis.paths import NOTEBOOKS_DIR
+from analysis.run import kernels
 
 pytestmark = [pytest.mark.skipif(not kernels.available(), reason="warm kernels need Linux"), pytest.mark.e2e]
 
 PROBE = """
 import json, os, sys
 import matplotlib
-import analysis.brief
+import analysis.report.brief
 
 seen = {
     "cwd": os.getcwd(),
@@ -57,14 +57,61 @@ def _probe(tmp_path, name: str, server: str | None) -> dict:
 def test_a_warm_kernel_looks_like_a_launched_one_and_keeps_nothing_from_the_last(tmp_path):
     launched = _probe(tmp_path, "launched", None)
     with kernels.KernelServer() as server:
-        first = _probe(tmp_path, "warm-1", server.address)
-        second = _probe(tmp_path, "warm-2", server.address)
+        first = _probe(tmp_path, "warm-1", server.kernel_dir)
+        second = _probe(tmp_path, "warm-2", server.kernel_dir)
         server_pid = server.process.pid
     assert launched.pop("parent") == os.getpid(), "papermill launched this kernel"
     assert first.pop("parent") == second.pop("parent") == server_pid, "these kernels were forked by the server"
     assert launched["cwd"] == str(NOTEBOOKS_DIR)
     assert launched["argv"][0] == "ipykernel_launcher.py" and launched["argv"][1] == "-f"
     assert launched["parent_is_watched"]
-    assert launched["backend"] == "Agg"  # analysis.charts draws with Agg
+    assert launched["backend"] == "Agg"  # analysis.report.charts draws with Agg
     assert first == launched
     assert second == launched, "a notebook's changes to modules stay in its own kernel"
+
+
+def _manager(tmp_path, server):
+    sockets = tmp_path / "sockets"
+    sockets.mkdir(exist_ok=True)
+    return kernels.kernel_manager_class(str(sockets), server.kernel_dir)(kernel_name="python3")
+
+
+def test_the_provisioner_is_the_registered_one_and_hears_the_real_exit_status(tmp_path):
+    """jupyter_client picks the warm provisioner from the server's kernel spec through its entry
+    point, and a kernel's own exit status comes back (3 here, -9 for a kill), not a stand-in."""
+    import asyncio
+
+    async def scenario(server):
+        manager = _manager(tmp_path, server)
+        await manager.start_kernel(cwd=str(tmp_path))
+        assert type(manager.provisioner).__name__ == "WarmProvisioner"
+        client = manager.client()
+        client.start_channels()
+        await client.wait_for_ready(timeout=30)
+        client.execute("import os; os._exit(3)")
+        status = await asyncio.wait_for(manager.provisioner.wait(), 30)
+        client.stop_channels()
+        await manager.cleanup_resources()
+        second = _manager(tmp_path, server)
+        await second.start_kernel(cwd=str(tmp_path))
+        pid = second.provisioner.pid
+        await second.provisioner.kill()
+        killed = await asyncio.wait_for(second.provisioner.wait(), 30)
+        await second.cleanup_resources()
+        return status, killed, pid
+
+    with kernels.KernelServer() as server:
+        status, killed, pid = asyncio.run(scenario(server))
+    assert status == 3
+    assert killed == -9
+    assert not os.path.exists(f"/proc/{pid}")
+
+
+def test_without_warm_kernels_a_run_says_so_once(monkeypatch):
+    said = []
+    monkeypatch.setattr(kernels, "_said", False)
+    monkeypatch.setattr(kernels, "unavailable", lambda: "warm kernels need Linux (this is win32)")
+    for _ in range(3):
+        with kernels.server(said.append) as server:
+            assert server is None
+    assert said == ["kernels: warm kernels need Linux (this is win32); each notebook starts its own kernel"]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from analysis import params
-from analysis.brief import open_brief
+from analysis.data.sources.manual import read_manual_csv
 from analysis.errors import WorkbookError
-from analysis.example_data import example_observations
-from analysis.sources.manual import read_manual_csv
+from analysis.indicators.example_data import example_observations
+from analysis.report import status_words
+from analysis.report.brief import open_brief
 
 
 @pytest.fixture()
@@ -84,7 +85,7 @@ def test_survey_share_carries_its_sample_size(data_folder):
     result = next(r for r in brief.results["community"] if r.indicator.id == "loneliness")
     assert result.sentences[0] == "Seneste tal for ensomhed: 9,0\u00a0% (2021) (undersøgelse med 1.600 svar)."
     assert result.status.status == "på rette vej"
-    assert result.status.method == "Wilson-intervaller (95\u00a0%): første 11,4-14,8, seneste 7,7-10,5"
+    assert status_words.method(result.status) == "Wilson-intervaller (95\u00a0%): første 11,4-14,8, seneste 7,7-10,5"
 
 
 def test_qualitative_words_are_shown_as_text(data_folder):

@@ -94,7 +94,13 @@ def params_copy(tmp_path):
     folder = tmp_path / "params"
     shutil.copytree(PARAMS_DIR, folder)
     yield folder
-    for loader in (params.load_indicators, params.load_strategy, params.load_sources, params.load_queries):
+    for loader in (
+        params.load_indicators,
+        params.load_strategy,
+        params.load_sources,
+        params.load_queries,
+        params.load_units,
+    ):
         loader.cache_clear()
 
 
@@ -206,6 +212,24 @@ def _edit(folder, name, old, new):
             "strategy.yml: strategy_periods.strategi-2022: Value error, fokusliste item 1: unknown committee 'skole-2018'",
         ),
         ("runs.yml", "theme: growth}", "theme: vækst}", "runs.yml: cadences.kvartal[0].theme: Input should be"),
+        (
+            "indicators.yml",
+            "    unit: personer\n    polarity: higher\n",
+            "    unit: mennesker\n    polarity: higher\n",
+            "indicators.yml: indicators[0] (id population).unit: Value error, unknown unit 'mennesker'; params/units.yml has pct,",
+        ),
+        (
+            "units.yml",
+            "  pct: {format: percent, decimals: 1}",
+            "  pct: {format: procent, decimals: 1}",
+            "units.yml: units.pct.format: Input should be 'percent', 'ratio', 'rank', 'count' or 'amount'",
+        ),
+        (
+            "sources.yml",
+            "    unit: flytninger\n",
+            "    unit: flyt\n",
+            "sources.yml: tables.FLY66: unknown unit 'flyt'; params/units.yml has pct,",
+        ),
     ],
 )
 def test_bad_params_name_file_and_entry(params_copy, name, old, new, expected):
@@ -214,8 +238,36 @@ def test_bad_params_name_file_and_entry(params_copy, name, old, new, expected):
         "runs.yml": params.load_runs,
         "strategy.yml": params.load_strategy,
         "queries.yml": params.load_queries,
+        "units.yml": params.load_indicators,
+        "sources.yml": params.load_sources,
     }.get(name, params.load_indicators)
     with pytest.raises(WorkbookError) as caught:
         loader(params_copy)
     assert expected in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_a_unit_is_written_as_params_declare_it(params_copy):
+    """How a unit's figures read is a line in params/units.yml, not code: a new unit works at
+    once, and changing a unit's decimals changes every figure of it."""
+    from analysis.report import fmt
+
+    units = params.load_units()
+    assert fmt.with_unit(0.5432, units.units["pct"]) == "0,5\u00a0%"
+    assert fmt.with_unit(1.0332, units.units["forhold"]) == "1,03"
+    assert fmt.with_unit(2, units.units["placering"]) == "nr.\u00a02"
+    assert fmt.with_unit(48167, units.units["personer"]) == "48.167"
+    assert fmt.with_unit(1, units.units["klager"]) == "1\u00a0klage"
+    assert fmt.with_unit(12.25, units.units["dage"]) == "12,3\u00a0dage"
+    assert fmt.change_with_unit(0.4, units.units["pct"]) == "+0,4\u00a0pct.-point"
+    assert fmt.change_with_unit(-11.5, units.units["dage"]) == "\u221211,5\u00a0dage"
+    _edit(
+        params_copy,
+        "units.yml",
+        "  pct: {format: percent, decimals: 1}",
+        "  pct: {format: percent, decimals: 2}\n  kr.: {format: amount, decimals: 2}",
+    )
+    edited = params.load_units(params_copy).units
+    assert fmt.with_unit(0.5432, edited["pct"]) == "0,54\u00a0%"
+    assert fmt.with_unit(12.5, edited["kr."]) == "12,50\u00a0kr."
+    assert edited["kr."].name == "kr." and not edited["kr."].counted

@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
+from analysis.data.sources.noegletal import read_noegletal_csv
+from analysis.data.sources.statbank import read_statbank_csv
 from analysis.errors import WorkbookError
-from analysis.sources.noegletal import read_noegletal_csv
-from analysis.sources.statbank import read_statbank_csv
 
 from conftest import HEDENSTED
 
@@ -150,7 +150,8 @@ def test_noegletal_bad_cell_and_unknown_code(tmp_path, snapshot, areas):
 
 
 def test_missing_table_says_which_and_how_to_get_it(tmp_path, snapshot):
-    from analysis.ingest import data_location, resolve_inputs
+    from analysis.data.ingest import resolve_inputs
+    from analysis.data.processed import data_location
 
     shutil.copytree(snapshot / "classifications", tmp_path / "classifications")
     with pytest.raises(WorkbookError) as caught:

@@ -85,8 +85,8 @@ for theme, (name, sigtepunkt, holds) in PURPOSE.items():
         intro,
         parameters,
         new_code_cell(
-            "from analysis.brief import open_brief\n"
-            "from analysis.tables import show\n\n"
+            "from analysis.report.brief import open_brief\n"
+            "from analysis.report.tables import show\n\n"
             f"brief = open_brief(theme=theme, {'committee=committee, ' if theme == 'committee' else ''}period=period, cadence=cadence, kommune=kommune,\n"
             "                   comparison_group=comparison_group, strategy_period=strategy_period,\n"
             "                   data=data, example_data=example_data, previous_run=previous_run,\n"

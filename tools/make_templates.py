@@ -11,7 +11,7 @@ from pathlib import Path
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from analysis.tables import fixed_zip
+from analysis.report.tables import fixed_zip
 
 TEMPLATES = Path("data/raw/manual/templates")
 

@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "brief":
             return _brief(args)
         if args.command == "index":
-            from analysis.archive import build_index
+            from analysis.deliver.archive import build_index
             from analysis.paths import OUTPUTS_DIR, relative
 
             _log(f"index: {relative(build_index(args.outputs or OUTPUTS_DIR))}")
@@ -184,8 +184,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from analysis import runner
     from analysis.paths import OUTPUTS_DIR
+    from analysis.run import runner
 
     if args.fetch and args.data:
         raise WorkbookError("--fetch fetches into data/raw/; it cannot be used with --data")
@@ -233,7 +233,8 @@ def _run(args: argparse.Namespace) -> int:
 def _fetch_missing(args: argparse.Namespace) -> None:
     """A required table in neither data/raw/ nor the snapshot: fetch what is missing, or say in
     one line where the data must come from."""
-    from analysis.ingest import data_location, find_table
+    from analysis.data.ingest import find_table
+    from analysis.data.processed import data_location
     from analysis.params import load_queries, load_sources
 
     location = data_location(None)
@@ -262,9 +263,9 @@ def _fetch_all(args: argparse.Namespace, only: list[str] | None) -> list:
     """Fetch the tables that are not in Statistikbanken, then the Statbank queries; the failed outcomes."""
     import os
 
-    from analysis import fetch
+    from analysis.data import fetch
+    from analysis.data.sources.statbank_api import StatbankClient
     from analysis.paths import RAW_DIR, SNAPSHOT_DIR
-    from analysis.sources.statbank_api import StatbankClient
 
     outcomes = fetch.fetch_downloads(
         RAW_DIR, (RAW_DIR, SNAPSHOT_DIR), log=_log, mirror=os.environ.get("WORKBOOK_DOWNLOAD_MIRROR"), only=only
@@ -288,9 +289,10 @@ def _fetch_all(args: argparse.Namespace, only: list[str] | None) -> list:
 def _areas():
     """DST's Kommunegrupper on disk (the 98 kommunekoder for queries that ask for 'kommuner', and
     the area names fetched files are checked against), or None."""
-    from analysis.ingest import data_location, find_table
+    from analysis.data.ingest import find_table
+    from analysis.data.processed import data_location
+    from analysis.data.sources.classification import read_komgrp
     from analysis.params import load_sources
-    from analysis.sources.classification import read_komgrp
 
     try:
         path = find_table("KOMGRP", load_sources().tables["KOMGRP"], data_location(None))
@@ -301,7 +303,7 @@ def _areas():
 
 def _brief(args: argparse.Namespace) -> int:
     """One notebook, executed and exported exactly as a run does it (same kernel, same template)."""
-    from analysis import runner
+    from analysis.run import runner
 
     parameters = dict(args.parameter)
     done = runner.make_brief(args.notebook, parameters, args.output, timeout=args.timeout, log=_log)
@@ -315,7 +317,8 @@ def _kommuner(text: str | None) -> list[int] | None:
     if not text:
         return None
     if text == "all":
-        from analysis.ingest import data_location, load_processed
+        from analysis.data.processed import data_location
+        from analysis.indicators.store import load as load_processed
 
         return [int(c) for c in load_processed(data_location()).areas.municipalities["code"]]
     try:
@@ -325,7 +328,8 @@ def _kommuner(text: str | None) -> list[int] | None:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from analysis.ingest import data_location, ingest
+    from analysis.data.processed import data_location
+    from analysis.indicators.store import build as ingest
 
     result = ingest(data_location(args.data), force=args.force)
     _log(f"ingest: {'unchanged' if result.skipped else 'rebuilt'}, {result.rows:,} observations in {result.out_dir}")
@@ -337,13 +341,13 @@ def _ingest(args: argparse.Namespace) -> int:
 def _base_url(args: argparse.Namespace) -> str:
     import os
 
-    from analysis.sources.statbank_api import DEFAULT_BASE_URL
+    from analysis.data.sources.statbank_api import DEFAULT_BASE_URL
 
     return args.base_url or os.environ.get("WORKBOOK_STATBANK_URL") or DEFAULT_BASE_URL
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from analysis import fetch
+    from analysis.data import fetch
     from analysis.paths import RAW_DIR
 
     if args.rollback:
@@ -383,10 +387,11 @@ def _check(args: argparse.Namespace) -> int:
     """Every problem of params and data in one pass; then, with a catalogue, the freshness per table."""
     import json
 
-    from analysis.ingest import data_location, load_processed
+    from analysis.data.processed import data_location
+    from analysis.data.sources.statbank_api import StatbankClient
+    from analysis.indicators.store import load as load_processed
     from analysis.params import load_sources
-    from analysis.sources.statbank_api import StatbankClient
-    from analysis.validate import problems
+    from analysis.run.validate import problems
 
     location = data_location(args.data)
     found = problems(location)
@@ -432,7 +437,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _mail(args: argparse.Namespace) -> int:
-    from analysis.mail import mail_run
+    from analysis.deliver.mail import mail_run
 
     if args.send and args.dry_run:
         raise WorkbookError("--send and --dry-run: choose one")

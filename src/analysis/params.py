@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from analysis.errors import WorkbookError
 from analysis.paths import PARAMS_DIR, relative
@@ -264,6 +264,93 @@ class Strategy(Strict):
         return {c.id for period in self.strategy_periods.values() for c in period.committees}
 
 
+# --- manual files: the kinds data/raw/manual/ may hold -------------------------------------
+
+
+@dataclass(frozen=True)
+class ManualKind:
+    """The columns and value range of one kind of manual file."""
+
+    description: str
+    low: float
+    high: float | None
+    integer: bool = False
+    extra: tuple[str, ...] = ()  # required columns beyond indicator;kommune;period;value
+
+
+# Each kind's plausible range: a figure outside it is a mistake (a misplaced decimal mark, a
+# number in the wrong unit), refused with its line. An indicator may narrow it in
+# params/indicators.yml (`plausible`).
+KINDS = {
+    "rank": ManualKind("En placering i en rangliste (1 er bedst), fx DI's Lokalt Erhvervsklima.", 1, 98, integer=True),
+    "co2": ManualKind("Udledning i ton CO2-ækvivalenter fra kommunens energi- og CO2-regnskab.", 0, 10_000_000),
+    "count": ManualKind("Et antal, fx klager, partnerskaber eller foreningsmedlemmer.", 0, 10_000_000, integer=True),
+    "share": ManualKind("En andel i procent (0-100), fx sygefravær.", 0, 100),
+    "survey": ManualKind("En andel i procent fra en spørgeundersøgelse, med antal svar (n).", 0, 100, extra=("n",)),
+    "processing_time": ManualKind("En sagsbehandlingstid i dage.", 0, 3650),
+    "economy": ManualKind(
+        "Antal opfyldte økonomiske pejlemærker ud af et antal (of).", 0, 100, integer=True, extra=("of",)
+    ),
+    "places": ManualKind("Antal pladser i kommunens dagtilbud eller skoler (kapaciteten).", 0, 1_000_000, integer=True),
+}
+# Who wrote a qualitative note, as the brief names them.
+AUTHORS = {"udvalg": "Udvalgets vurdering", "analytiker": "Analytikerens vurdering"}
+
+
+# --- units.yml ------------------------------------------------------------------------------
+
+
+class Unit(Strict):
+    """How the figures of one unit are written (params/units.yml); `name` is its key there."""
+
+    name: str = ""
+    format: Literal["percent", "ratio", "rank", "count", "amount"]
+    decimals: int = Field(default=0, ge=0, le=4)
+    singular: str | None = None
+    noun: str | None = None
+    counted: bool = False
+
+    @property
+    def word(self) -> str:
+        """The unit's word after a number ('' for the formats that show none)."""
+        return self.name if self.format == "amount" else ""
+
+    @property
+    def best_first(self) -> bool:
+        """A ranking: the lowest number is the best, and charts put it at the top."""
+        return self.format == "rank"
+
+
+class Units(Strict):
+    units: dict[str, Unit]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named(cls, data):
+        """Each unit knows its own name, the key it is declared under."""
+        if isinstance(data, dict) and isinstance(data.get("units"), dict):
+            units = {k: {**v, "name": k} if isinstance(v, dict) else v for k, v in data["units"].items()}
+            return {**data, "units": units}
+        return data
+
+
+@lru_cache(maxsize=8)
+def load_units(params_dir: Path = PARAMS_DIR) -> Units:
+    return load_model(params_dir / "units.yml", Units)
+
+
+def unit(name: str | Unit | None, params_dir: Path = PARAMS_DIR) -> Unit:
+    """A unit by its name in params/units.yml (a Unit is returned as it is; None is a plain count)."""
+    if isinstance(name, Unit):
+        return name
+    if name is None or name == "":
+        return Unit(name="", format="count")
+    units = load_units(params_dir).units
+    if name not in units:
+        raise WorkbookError(f"unknown unit '{name}'; params/units.yml has {', '.join(units)}")
+    return units[name]
+
+
 # --- indicators.yml ----------------------------------------------------------------------
 
 
@@ -386,7 +473,7 @@ class Indicator(Strict):
     themes: list[Literal["growth", "community", "cooperation"]] = Field(min_length=1)
     committees: list[str] = []
     measure: MeasureSpec
-    unit: str
+    unit: Unit
     polarity: Literal["higher", "lower", "none"]
     cadence: Literal["kvartal", "aar", "hvert-4-aar"]
     targets: list[Target] = []
@@ -401,6 +488,17 @@ class Indicator(Strict):
     notes: list[str] = []  # plain Danish sentences a reader needs with the numbers
     # For numbers kept in a manual file: the range a figure must be in, narrower than its kind's.
     plausible: tuple[float, float] | None = None
+
+    @field_validator("unit", mode="before")
+    @classmethod
+    def _known_unit(cls, value, info: ValidationInfo):
+        """A unit's name becomes its declaration in params/units.yml."""
+        if isinstance(value, (Unit, dict)):
+            return value
+        units = (info.context or {}).get("units") or load_units().units
+        if value not in units:
+            raise ValueError(f"unknown unit '{value}'; params/units.yml has {', '.join(units)}")
+        return units[value]
 
     @property
     def manual_kinds(self) -> list[str]:
@@ -541,7 +639,7 @@ def _has(node: dict | list, key: object) -> bool:
     return isinstance(key, int) and key < len(node)
 
 
-def load_model(path: Path, model: type[Strict]):
+def load_model(path: Path, model: type[Strict], context: dict | None = None):
     """Read a YAML file into `model`; any problem becomes one WorkbookError line naming the file."""
     name = relative(path)
     if not path.exists():
@@ -554,7 +652,7 @@ def load_model(path: Path, model: type[Strict]):
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise WorkbookError(f"{name}{where}: invalid YAML: {problem}") from None
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as err:
         first = err.errors()[0]
         where = _describe(tuple(first["loc"]), data)
@@ -567,7 +665,15 @@ def load_model(path: Path, model: type[Strict]):
 
 @lru_cache(maxsize=8)
 def load_sources(params_dir: Path = PARAMS_DIR) -> Sources:
-    return load_model(params_dir / "sources.yml", Sources)
+    sources = load_model(params_dir / "sources.yml", Sources)
+    units = load_units(params_dir).units
+    for table, spec in sources.tables.items():
+        if spec.unit is not None and spec.unit not in units:
+            raise WorkbookError(
+                f"{relative(params_dir / 'sources.yml')}: tables.{table}: unknown unit '{spec.unit}'; "
+                f"params/units.yml has {', '.join(units)}"
+            )
+    return sources
 
 
 @lru_cache(maxsize=8)
@@ -596,7 +702,7 @@ def load_queries(params_dir: Path = PARAMS_DIR) -> Queries:
 
 @lru_cache(maxsize=8)
 def load_indicators(params_dir: Path = PARAMS_DIR) -> Indicators:
-    registry = load_model(params_dir / "indicators.yml", Indicators)
+    registry = load_model(params_dir / "indicators.yml", Indicators, {"units": load_units(params_dir).units})
     strategy = load_strategy(params_dir)
     sources = load_sources(params_dir)
     queries = load_queries(params_dir)
@@ -625,8 +731,6 @@ def load_indicators(params_dir: Path = PARAMS_DIR) -> Indicators:
 
 def _series_problem(series: SeriesSpec, registry: Indicators, sources: Sources, queries: Queries) -> str:
     """What is wrong with one series of a declaration, or ''."""
-    from analysis.sources.manual import KINDS  # the manual kinds live with their reader
-
     if series.manual and series.manual not in KINDS:
         return f"unknown manual file kind '{series.manual}'; expected one of {', '.join(KINDS)}"
     if series.indicator and series.indicator not in {i.id for i in registry.indicators}:

@@ -20,7 +20,7 @@ PROCESSED_DIR = PROJECT_ROOT / "data" / "processed"
 OUTPUTS_DIR = PROJECT_ROOT / "outputs"
 # The offline snapshot of Danmarks Statistik and noegletal.dk data, kept beside the repository.
 SNAPSHOT_DIR = PROJECT_ROOT.parent / "shared" / "data"
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "report" / "templates"
 
 
 def relative(path: Path) -> str:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.data.sources.text import read_text
 from analysis.errors import WorkbookError
 from analysis.paths import relative
-from analysis.sources.text import read_text
 
 # DST's OMRÅDE codes for the areas that are not municipalities: the whole country, the five
 # regions, and Christiansø (which has its own code but belongs to no municipality group).

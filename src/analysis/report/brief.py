@@ -23,23 +23,25 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from pydantic import Field, ValidationError, field_validator
 
-from analysis import __version__, charts, fmt, indicators, narrative, params, targets
+from analysis import __version__, params
+from analysis.data.processed import MANUAL_PREFIX, Processed, data_location
 from analysis.errors import WorkbookError
-from analysis.figures import Figures, Scope, select
-from analysis.ingest import MANUAL_PREFIX, Processed, data_location, load_processed
+from analysis.indicators import selection, store, targets
+from analysis.indicators.figures import Figures, Scope, select
 from analysis.params import THEMES, Strict
 from analysis.paths import PROJECT_ROOT
 from analysis.periods import CADENCE_LABELS, CADENCES, code, date_label, label, parse_period
 from analysis.provenance import git_commit
-from analysis.sources.manual import KINDS
+from analysis.report import charts, fmt, narrative, status_words
 
 _templates = Environment(
-    loader=PackageLoader("analysis", "templates/sections"),
+    loader=PackageLoader("analysis", "report/templates/sections"),
     autoescape=select_autoescape(default=True, default_for_string=True),
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_templates.filters["reason"] = status_words.reason
 
 
 class BriefParameters(Strict):
@@ -100,7 +102,7 @@ def largest_flows(figures: Figures, scope: Scope) -> list[Table]:
     if not figures.has_data:
         return []
     year = int(figures.latest["period"])
-    flows = indicators.top_flows(scope.processed.observations, scope.kommune, year)
+    flows = selection.top_flows(scope.processed.observations, scope.kommune, year)
     return [
         Table(
             caption=f"Største flytninger af 18-36-årige til og fra {scope.kommune_name} i {year}, "
@@ -130,7 +132,7 @@ def open_brief(**values) -> Brief:
         first = err.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "parameters"
         raise WorkbookError(f"notebook parameter {where}: {first['msg']}") from None
-    processed = load_processed(data_location(parameters.data or None))
+    processed = store.load(data_location(parameters.data or None))
     return Brief(parameters, processed)
 
 
@@ -150,7 +152,7 @@ class Brief:
                 requested = parse_period(self.parameters.period, CADENCES[cadence])
             except ValueError as err:
                 raise WorkbookError(f"--period {self.parameters.period}: {err} for --cadence {cadence}") from None
-        return indicators.resolve_period(self.processed.indicators, cadence, requested)
+        return selection.resolve_period(self.processed.indicators, cadence, requested)
 
     @cached_property
     def council(self) -> params.Council:
@@ -383,10 +385,10 @@ class Brief:
         return _templates.get_template(template).render(brief=self, fmt=fmt, **values)
 
     def header_html(self) -> str:
-        now, _ = indicators.reference_dates(self.period)
+        now, _ = selection.reference_dates(self.period)
         table = self.processed.indicators
         inhabitants = table.loc[
-            (table["indicator"] == indicators.POPULATION)
+            (table["indicator"] == selection.POPULATION)
             & (table["area"] == self.context.kommune)
             & (table["date"] == now),
             "value",
@@ -407,8 +409,6 @@ class Brief:
 
     def qualitative_html(self) -> str:
         """The committees' and the analyst's own words for this period and theme."""
-        from analysis.sources.manual import AUTHORS
-
         frame = self.processed.qualitative
         if self.committee is not None:
             rows = frame[(frame["period"] == code(self.period)) & (frame["committee"] == self.committee.id)]
@@ -416,7 +416,7 @@ class Brief:
             rows = frame[(frame["period"] == code(self.period)) & (frame["theme"] == self.parameters.theme)]
         names = self.committee_names
         entries = [
-            {"author": AUTHORS[r.author], "committee": names.get(r.committee, ""), "text": r.text}
+            {"author": params.AUTHORS[r.author], "committee": names.get(r.committee, ""), "text": r.text}
             for r in rows.itertuples()
         ]
         return self._render("qualitative.html.j2", entries=entries)
@@ -441,7 +441,7 @@ class Brief:
                 if entry.has_data:
                     status = entry.status
                     judged = status.status not in (targets.NO_TARGET, targets.NO_DATA) or self.foreign
-                    lines.append((entry, status.reason if judged and status.reason else entry.sentences[0]))
+                    lines.append((entry, status_words.reason(status) if judged else entry.sentences[0]))
             if lines:
                 screen.append((self.sigtepunkt_name(theme) if theme != "committee" else "", lines))
         return screen
@@ -494,7 +494,11 @@ class Brief:
         for table in self.tables_used:
             if table.startswith(MANUAL_PREFIX):
                 kind = table.removeprefix(MANUAL_PREFIX)
-                title, citation, link = KINDS[kind].description, f"Kilde: {self.kommune_name}, egne opgørelser", ""
+                title, citation, link = (
+                    params.KINDS[kind].description,
+                    f"Kilde: {self.kommune_name}, egne opgørelser",
+                    "",
+                )
             else:
                 spec = sources.tables[table]
                 title, citation = spec.title, spec.citation
@@ -516,11 +520,11 @@ class Brief:
             )
         documents = sorted({t.seed for theme in self.themes for r in self.results[theme] for t, _ in r.targets})
         methods = [
-            (entry.indicator.name, name, status.method)
+            (entry.indicator.name, name, status_words.method(status))
             for entry in self.entries()
             if entry.has_data
             for (target, name), status in zip(entry.targets, entry.statuses)
-            if status.method
+            if status_words.method(status)
         ]
         inputs = {table: entry["sha256"][:12] for table, entry in sorted(self.processed.inputs.items())}
         return self._render(
@@ -564,7 +568,7 @@ class Brief:
 
     def changes_html(self) -> str:
         """New periods and revised values in the tables this brief uses, since the previous brief."""
-        from analysis.changes import changes
+        from analysis.report.changes import changes
 
         previous = self.parameters.previous_run
         if not previous:
@@ -599,7 +603,7 @@ class Brief:
     def table(self) -> pd.DataFrame:
         """The brief's indicators, one row each: latest figure, change, the group's mean and median,
         rank and status, as numbers."""
-        from analysis import tables
+        from analysis.report import tables
 
         seen, entries = set(), []
         for theme in self.themes:
@@ -619,24 +623,24 @@ class Brief:
 
     def series(self, indicator_id: str) -> pd.DataFrame:
         """An indicator's figures over time for the municipality, with the comparison on each date."""
-        from analysis import tables
+        from analysis.report import tables
 
         return tables.series_table(self.figures(indicator_id), self.context)
 
     def group(self, indicator_id: str) -> pd.DataFrame:
         """An indicator's figures for every compared municipality (columns) on every date (rows)."""
-        from analysis import tables
+        from analysis.report import tables
 
         return tables.group_table(self.figures(indicator_id), self.context)
 
     def show_data(self) -> None:
-        from analysis import tables
+        from analysis.report import tables
 
         tables.show(self.table(), f"Indikatorerne i briefen, {self.context.kommune_name}, {label(self.period)}")
 
     def show_indicator_data(self) -> None:
         """Each indicator with figures: its series, then the compared municipalities' figures."""
-        from analysis import tables
+        from analysis.report import tables
 
         for theme in self.themes:
             for entry in self.results[theme]:

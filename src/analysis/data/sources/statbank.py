@@ -27,19 +27,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.data.sources.classification import Areas
+from analysis.data.sources.text import read_text
 from analysis.errors import WorkbookError
-from analysis.params import TableSpec
+from analysis.params import TableSpec, unit
 from analysis.paths import relative
 from analysis.periods import parse_period
-from analysis.sources.classification import Areas
-from analysis.sources.text import read_text
 
 # DST prefixes the area texts of flow tables with the direction (in a file without a sidecar).
 AREA_PREFIXES = {"TILKOMMUNE": "Til ", "FRAKOMMUNE": "Fra "}
 AGE_PATTERN = re.compile(r"^(\d{1,3}) år$")
 NUMBER_PATTERN = re.compile(r"^-?\d+(,\d+)?$")
 SUPPRESSED = ".."  # a figure that is confidential or not available
-COUNT_UNITS = {"personer", "flytninger", "familier", "job", "firmaer"}
 
 
 def sidecar_of(path: Path) -> dict | None:
@@ -82,7 +81,7 @@ def read_statbank_csv(path: Path, spec: TableSpec, areas: Areas, sidecar: dict |
             tidy[column] = _area_codes(cells, areas, codes, name, header_id)
         else:
             tidy[column] = _codes(cells, codes, name, header_id)
-    values, suppressed = _values(frame["INDHOLD"], name, spec.unit in COUNT_UNITS)
+    values, suppressed = _values(frame["INDHOLD"], name, spec.unit is not None and unit(spec.unit).counted)
     tidy["value"] = values
     tidy["suppressed"] = suppressed
     keys = [c for c in tidy.columns if c not in ("value", "suppressed")]

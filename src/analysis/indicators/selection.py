@@ -8,7 +8,7 @@ stocks on the first day of each quarter, an annual brief on 1 January.
 
 Example::
 
-    table = load_processed(data_location()).indicators
+    table = store.load(data_location()).indicators
     resolve_period(table, "kvartal", None)                  # Period('2025Q1', 'Q-DEC')
     usable(series, stock=True, period=parse_period("2025K1")).index[-1]   # Timestamp('2025-01-01')
 """

@@ -11,13 +11,15 @@ Example::
 from __future__ import annotations
 
 from analysis import params
+from analysis.data.ingest import find_table, manual_folder
+from analysis.data.processed import DataLocation
+from analysis.data.sources.classification import read_komgrp
+from analysis.data.sources.manual import manual_file, read_manual, read_qualitative_csv
+from analysis.data.sources.noegletal import read_noegletal_csv
+from analysis.data.sources.statbank import read_statbank_csv
 from analysis.errors import WorkbookError
-from analysis.ingest import DataLocation, find_table, manual_folder
+from analysis.params import KINDS
 from analysis.paths import PARAMS_DIR, PROJECT_ROOT
-from analysis.sources.classification import read_komgrp
-from analysis.sources.manual import KINDS, manual_file, read_manual, read_qualitative_csv
-from analysis.sources.noegletal import read_noegletal_csv
-from analysis.sources.statbank import read_statbank_csv
 
 
 def problems(location: DataLocation) -> list[str]:
@@ -36,8 +38,8 @@ def problems(location: DataLocation) -> list[str]:
     strategy = attempt(params.load_strategy)
     registry = attempt(params.load_indicators)
     runs = attempt(params.load_runs)
-    from analysis.compare import load_comparison
-    from analysis.runner import check_notebook_parameters
+    from analysis.indicators.compare import load_comparison
+    from analysis.run.runner import check_notebook_parameters
 
     load_comparison.cache_clear()
     attempt(lambda: load_comparison(PARAMS_DIR))

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis import indicators
+from analysis.data.processed import Processed
 from analysis.errors import WorkbookError
-from analysis.ingest import Processed
+from analysis.indicators import selection
 from analysis.params import GroupSpec, load_comparison
 
 
@@ -59,9 +59,8 @@ def against_group(values: pd.Series, kommune: str, members: list[str], polarity:
 
 def structural_features(processed: Processed, period: pd.Period) -> pd.DataFrame:
     """One row per municipality: population, growth over five years (%), inhabitants per km², employment rate."""
-    table = processed.indicators
-    until, flow_until = indicators.cutoffs(period)
-    population = _wide(table, "population")
+    until, flow_until = selection.cutoffs(period)
+    population = processed.wide("population")
     january = population.loc[(population.index.month == 1) & (population.index <= until)]
     latest = january.index.max()
     five_years = latest - pd.DateOffset(years=5)
@@ -72,7 +71,7 @@ def structural_features(processed: Processed, period: pd.Period) -> pd.DataFrame
     area = obs[obs["table"] == "AREAL"]
     area = area.assign(area=area["area"].astype(str), year=area["period"].astype(str).astype(int))
     area = area[area["year"] <= latest.year].sort_values("year").groupby("area")["value"].last()
-    rates = _wide(table, "employment_rate")
+    rates = processed.wide("employment_rate")
     rates = rates.loc[rates.index <= flow_until]
     return pd.DataFrame(
         {
@@ -82,12 +81,6 @@ def structural_features(processed: Processed, period: pd.Period) -> pd.DataFrame
             "employment_rate": rates.iloc[-1].reindex(codes) if len(rates) else float("nan"),
         }
     )
-
-
-def _wide(table: pd.DataFrame, indicator: str) -> pd.DataFrame:
-    rows = table[table["indicator"] == indicator]
-    rows = rows.assign(area=rows["area"].astype(str))
-    return rows.pivot_table(index="date", columns="area", values="value", aggfunc="first").sort_index()
 
 
 def most_similar(features: pd.DataFrame, kommune: str, count: int) -> pd.Series:

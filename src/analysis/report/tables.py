@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import fmt, params
-from analysis.figures import Figures, Scope, select, timeline
+from analysis import params
+from analysis.indicators.figures import Figures, Scope, select, timeline
 from analysis.params import THEMES
 from analysis.periods import label, parse_period
+from analysis.report import fmt
 
 THEME_NAMES = {"growth": "Vækst", "community": "Fællesskaber", "cooperation": "Samarbejde"}
 ROW_COLUMNS = [
@@ -49,7 +50,7 @@ def indicator_row(figures: Figures, scope: Scope) -> dict:
         "Indikator": indicator.name,
         "Id": indicator.id,
         "Kommune": scope.kommune_name,
-        "Enhed": indicator.unit,
+        "Enhed": indicator.unit.name,
         "Status": figures.status.status,
         "Mål": "; ".join(t.label for t, _n in figures.targets) or "Intet mål",
     }
@@ -167,7 +168,7 @@ def export_frames(scope: Scope) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
                             "Sammenlignet": "pr. 1.000 indbyggere"
                             if figures.comparison_measure == "per_1000"
                             else "tallet selv",
-                            "Enhed": indicator.unit,
+                            "Enhed": indicator.unit.name,
                         }
                     )
         sheets[THEME_NAMES[theme]] = pd.DataFrame(rows)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.ingest import TABLE_SUMS, Processed, table_sums
+from analysis.data.processed import TABLE_SUMS, Processed, table_sums
 
 RUN_FIGURES = "figures.parquet"  # a run's copy of the processed table sums
 

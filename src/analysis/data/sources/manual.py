@@ -20,47 +20,20 @@ import datetime as dt
 import io
 import math
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from analysis.data.sources.text import read_text
 from analysis.errors import WorkbookError
-from analysis.params import THEMES, Indicators, Strategy
+from analysis.params import AUTHORS, KINDS, THEMES, Indicators, Strategy
 from analysis.paths import relative
-from analysis.sources.text import read_text
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from analysis.sources.classification import Areas
+    from analysis.data.sources.classification import Areas
 
 
-@dataclass(frozen=True)
-class ManualKind:
-    """The columns and value range of one kind of manual file."""
-
-    description: str
-    low: float
-    high: float | None
-    integer: bool = False
-    extra: tuple[str, ...] = ()  # required columns beyond indicator;kommune;period;value
-
-
-# Each kind's plausible range: a figure outside it is a mistake (a misplaced decimal mark, a
-# number in the wrong unit), refused with its line. An indicator may narrow it in
-# params/indicators.yml (`plausible`).
-KINDS = {
-    "rank": ManualKind("En placering i en rangliste (1 er bedst), fx DI's Lokalt Erhvervsklima.", 1, 98, integer=True),
-    "co2": ManualKind("Udledning i ton CO2-ækvivalenter fra kommunens energi- og CO2-regnskab.", 0, 10_000_000),
-    "count": ManualKind("Et antal, fx klager, partnerskaber eller foreningsmedlemmer.", 0, 10_000_000, integer=True),
-    "share": ManualKind("En andel i procent (0-100), fx sygefravær.", 0, 100),
-    "survey": ManualKind("En andel i procent fra en spørgeundersøgelse, med antal svar (n).", 0, 100, extra=("n",)),
-    "processing_time": ManualKind("En sagsbehandlingstid i dage.", 0, 3650),
-    "economy": ManualKind(
-        "Antal opfyldte økonomiske pejlemærker ud af et antal (of).", 0, 100, integer=True, extra=("of",)
-    ),
-    "places": ManualKind("Antal pladser i kommunens dagtilbud eller skoler (kapaciteten).", 0, 1_000_000, integer=True),
-}
 MAX_BYTES = 5 * 1024 * 1024  # a manual file is a few hundred lines; a larger one is not one
 # 12.345 or 1.234.567: a Danish thousands separator, or a decimal point? Refused, not guessed.
 AMBIGUOUS = re.compile(r"^-?\d{1,3}(\.\d{3})+$")
@@ -68,7 +41,6 @@ BASE_COLUMNS = ("indicator", "kommune", "period", "value")
 OPTIONAL_COLUMNS = ("note",)
 CADENCE_FREQ = {"kvartal": "Q", "aar": "Y", "hvert-4-aar": "Y"}
 QUALITATIVE_COLUMNS = ("period", "theme", "committee", "author", "text")
-AUTHORS = {"udvalg": "Udvalgets vurdering", "analytiker": "Analytikerens vurdering"}
 NUMBER = re.compile(r"^-?\d+([.,]\d+)?$")
 
 

@@ -19,10 +19,11 @@ from functools import cached_property
 
 import pandas as pd
 
-from analysis import indicators, measures, params, targets
-from analysis.compare import against_group, resolve_group
+from analysis import params
+from analysis.data.processed import Processed
 from analysis.errors import WorkbookError
-from analysis.ingest import Processed
+from analysis.indicators import measures, selection, targets
+from analysis.indicators.compare import against_group, resolve_group
 from analysis.params import Indicator, Strategy, Target
 
 SERIES_COLUMNS = ["period", "value", "numerator", "denominator", "n", "suppressed"]
@@ -108,7 +109,7 @@ class Scope:
 @dataclass
 class Figures:
     """One indicator's numbers for a brief. `series` and `group` are indexed by the date each
-    figure refers to (see analysis.measures)."""
+    figure refers to (see analysis.indicators.measures)."""
 
     indicator: Indicator
     targets: list[tuple[Target, str]]  # (target, name of its strategy period), newest first
@@ -209,15 +210,14 @@ def select(scope: Scope, indicator: Indicator) -> Figures:
     """The figures of one indicator for a brief, with a status per target."""
     registry, sources = params.load_indicators(), params.load_sources()
     stock = measures.is_stock(indicator, registry, sources)
-    table = scope.processed.indicators
-    rows = table[table["indicator"] == indicator.id]
+    rows = scope.processed.rows(indicator.id)
     illustrative = False
     if indicator.manual_kind and not (rows["area"] == scope.kommune).any() and scope.example_data:
         rows, illustrative = _example_rows(indicator, scope.kommune), True
     tables = indicator.tables(registry)
-    wide = _wide(rows)
+    wide = _wide(rows) if illustrative else scope.processed.wide(indicator.id)
     own = _own(rows, scope.kommune)
-    series = indicators.usable(own, stock, scope.period)
+    series = selection.usable(own, stock, scope.period)
     series = series.loc[series["value"].notna() | series["suppressed"]]
     compared_with = indicator.compare_with
     members = scope.region[1] if compared_with == "region" else scope.members
@@ -225,9 +225,8 @@ def select(scope: Scope, indicator: Indicator) -> Figures:
     group = None
     if not illustrative and not series.empty:
         if indicator.compare_per_1000:
-            companion = table[table["indicator"] == indicator.id + measures.PER_1000]
-            wide, comparison_measure = _wide(companion), "per_1000"
-        group = indicators.usable(wide.reindex(columns=members), stock, scope.period).reindex(series.index)
+            wide, comparison_measure = scope.processed.wide(indicator.id + measures.PER_1000), "per_1000"
+        group = selection.usable(wide.reindex(columns=members), stock, scope.period).reindex(series.index)
     figures = Figures(
         indicator=indicator,
         targets=targets_for(indicator, scope.strategy, scope.strategy_period, scope.council),
@@ -330,7 +329,7 @@ def _has_manual(scope: Scope, indicator: Indicator, kind: str) -> bool:
 
 def _example_rows(indicator: Indicator, kommune: str) -> pd.DataFrame:
     """The indicator computed from Eksempeldata, by the same engine as real data."""
-    from analysis.example_data import example_observations
+    from analysis.indicators.example_data import example_observations
 
     examples = example_observations(params.load_indicators(), kommune)
     examples = examples[examples["indicator"] == indicator.id]

@@ -13,6 +13,9 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from babel.numbers import format_decimal
 
+from analysis import params
+from analysis.params import Unit
+
 LOCALE = "da_DK"
 NBSP = "\u00a0"
 MINUS = "\u2212"  # a real minus sign reads better than a hyphen in a table
@@ -66,39 +69,31 @@ def points(value: float, digits: int = 1, short: bool = False) -> str:
     return f"{signed(value, digits)}{NBSP}{'pct.-point' if short else 'procentpoint'}"
 
 
-# A unit's form for exactly one: '1 pejlemærke opfyldt', not '1 pejlemærker opfyldt'.
-SINGULAR = {
-    "pejlemærker opfyldt": "pejlemærke opfyldt",
-    "klager": "klage",
-    "grunde": "grund",
-    "dage": "dag",
-    "partnerskaber": "partnerskab",
-    "medlemmer": "medlem",
-    "virksomheder": "virksomhed",
-    "børn": "barn",
-    "firmaer": "firma",
-    "familier": "familie",
-    "flytninger": "flytning",
-}
+def _word(value: float, unit: Unit) -> str:
+    """The unit's word, in its singular for exactly one: '1 klage', not '1 klager'."""
+    if value is not None and abs(value) == 1 and unit.singular:
+        return unit.singular
+    return unit.name
 
 
-def with_unit(value: float, unit: str, extra: int = 0) -> str:
-    """Format a value by the indicator's unit, as the brief's table shows it; `extra` digits more."""
-    if value is not None and abs(value) == 1 and unit in SINGULAR:
-        unit = SINGULAR[unit]
-    if unit == "pct":
-        return percent(value, 1 + extra)
-    if unit == "forhold":
-        return decimal(value, 2 + extra)
-    if unit == "placering":
+def _amount_digits(value: float, unit: Unit) -> int:
+    return 0 if abs(value) >= 100 or float(value).is_integer() else unit.decimals
+
+
+def with_unit(value: float, unit: Unit | str | None, extra: int = 0) -> str:
+    """Format a value as its unit declares (params/units.yml), as the brief's table shows it;
+    `extra` digits more."""
+    unit = params.unit(unit)
+    if unit.format == "percent":
+        return percent(value, unit.decimals + extra)
+    if unit.format == "rank":
         return f"nr.{NBSP}{number(value)}"
-    if unit in ("personer", ""):
-        return number(value, extra)
-    digits = (0 if abs(value) >= 100 or float(value).is_integer() else 1) + extra
-    return f"{number(value, digits)}{NBSP}{unit}"
+    if unit.format in ("ratio", "count"):
+        return number(value, unit.decimals + extra)
+    return f"{number(value, _amount_digits(value, unit) + extra)}{NBSP}{_word(value, unit)}"
 
 
-def pair(first: float, second: float, unit: str, render=None) -> tuple[str, str]:
+def pair(first: float, second: float, unit: Unit | str | None, render=None) -> tuple[str, str]:
     """Two numbers that are shown side by side, with one or two more decimals when they would
     otherwise read the same ('0,54 % mod 0,46 %' rather than '0,5 % mod 0,5 %')."""
     render = render or (lambda value, extra: with_unit(value, unit, extra))
@@ -109,15 +104,13 @@ def pair(first: float, second: float, unit: str, render=None) -> tuple[str, str]
     return a, b
 
 
-def change_with_unit(value: float, unit: str) -> str:
-    """Format a change by the indicator's unit: '+0,7 pct.-point', '+0,02', '−11,5 dage', '+1 klage'."""
-    if value is not None and abs(value) == 1 and unit in SINGULAR:
-        unit = SINGULAR[unit]
-    if unit == "pct":
+def change_with_unit(value: float, unit: Unit | str | None) -> str:
+    """Format a change as its unit declares: '+0,7 pct.-point', '+0,02', '−11,5 dage', '+1 klage'."""
+    unit = params.unit(unit)
+    if unit.format == "percent":
         return points(value, short=True)
-    if unit == "forhold":
-        return signed(value, 2)
-    if unit in ("personer", "", "placering"):
+    if unit.format in ("ratio", "count"):
+        return signed(value, unit.decimals)
+    if unit.format == "rank":
         return signed(value)
-    digits = 0 if abs(value) >= 100 or float(value).is_integer() else 1
-    return f"{signed(value, digits)}{NBSP}{unit}"
+    return f"{signed(value, _amount_digits(value, unit))}{NBSP}{_word(value, unit)}"

@@ -86,7 +86,7 @@ def published_runs(outputs_dir: Path) -> list[Published]:
 def build_index(outputs_dir: Path) -> Path:
     """Write outputs/index.html (beside a temporary file, renamed into place)."""
     environment = Environment(
-        loader=PackageLoader("analysis", "templates/archive"), autoescape=select_autoescape(default=True)
+        loader=PackageLoader("analysis", "report/templates/archive"), autoescape=select_autoescape(default=True)
     )
     html = environment.get_template("index.html.j2").render(runs=published_runs(outputs_dir), labels=STATUS_CLASSES)
     outputs_dir.mkdir(parents=True, exist_ok=True)

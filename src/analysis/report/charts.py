@@ -213,7 +213,7 @@ def ranked_bars(
 
 
 def for_indicator(figures, scope) -> list[Chart]:
-    """The charts of one indicator in a brief, drawn from its figures (see analysis.figures):
+    """The charts of one indicator in a brief, drawn from its figures (see analysis.indicators.figures):
 
     - against the compared municipalities over time, with their middle half as a band, when
       the indicator is compared and has two or more figures;
@@ -221,8 +221,8 @@ def for_indicator(figures, scope) -> list[Chart]:
     - the municipality's own line otherwise (manual data, and a count such as the population,
       whose size says little next to other municipalities'), with the target's level.
     """
-    from analysis import figures as numbers
-    from analysis import fmt, narrative
+    from analysis.indicators import figures as numbers
+    from analysis.report import fmt, narrative
 
     indicator = figures.indicator
     unit = indicator.unit
@@ -282,7 +282,7 @@ def for_indicator(figures, scope) -> list[Chart]:
             narrative.line_alt(figures, scope),
             target=target,
             caption=f"{prefix}{indicator.name}, {scope.kommune_name}",
-            invert_y=unit == "placering",
+            invert_y=unit.best_first,
         )
     ]
 

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from analysis import fmt, indicators
-from analysis.figures import Figures, Scope
-from analysis.params import Target
+from analysis.indicators import selection
+from analysis.indicators.figures import Figures, Scope
+from analysis.params import Target, Unit
 from analysis.periods import date_label, label, parse_period, short_date
+from analysis.report import fmt
 
 NOT_PUBLISHED = "ikke offentliggjort"
 COUNT_KINDS = ("value", "sum")
@@ -99,7 +100,7 @@ def change(now: float, before: float, figures: Figures, relative: bool = True) -
     unit = figures.indicator.unit
     if pd.isna(now) or pd.isna(before):
         return ""
-    if unit == "placering":
+    if unit.format == "rank":
         return f"fra {fmt.with_unit(before, unit)}"
     if relative and figures.stock and figures.indicator.measure.kind in COUNT_KINDS and before:
         return f"{fmt.signed(now - before)} ({fmt.signed((now / before - 1) * 100, 1)}\u00a0%)"
@@ -205,8 +206,8 @@ def latest_sentence(figures: Figures, scope: Scope) -> str:
     return sentence + "."
 
 
-def _noun(unit: str) -> str:
-    return "indbyggere" if unit == "personer" else unit
+def _noun(unit: Unit) -> str:
+    return unit.noun or unit.name
 
 
 def _count(value: float) -> str:
@@ -229,7 +230,7 @@ def _lag_years(figures: Figures, period: pd.Period) -> int:
     """How many years the latest figure is older than the run's period (annual statistics lag)."""
     if figures.stock or len(str(figures.latest["period"])) != 4:
         return 0
-    return indicators.last_complete_year(period) - int(figures.latest["period"])
+    return selection.last_complete_year(period) - int(figures.latest["period"])
 
 
 def missing_reason(figures: Figures) -> str:

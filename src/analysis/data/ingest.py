@@ -1,13 +1,16 @@
 """Raw files -> one tidy table of observations (parquet) with provenance, rebuilt only when inputs change.
 
 Where raw data comes from: each table is looked for in data/raw/ first and then in the
-snapshot folder ../shared/data, or only in the folder given as `data`.
+snapshot folder ../shared/data, or only in the folder given as `data`. What a processed version
+holds beyond the observations (the indicator table, and what the manifest says of it) is derived
+by a function the caller passes (`derive`, see indicators/store.py): data knows nothing of
+indicators.
 
 Example::
 
-    location = data_location(None)          # data/raw/, then ../shared/data
-    result = ingest(location)                # writes data/processed/observations.parquet
-    obs = load_observations(location)        # reads it back (or ingests in memory if stale)
+    location = data_location(None)                 # data/raw/, then ../shared/data
+    result = ingest(location, derive)              # writes data/processed/<version>/, links current
+    processed = load_processed(location, derive)   # reads it back (or builds it in memory if stale)
 """
 
 from __future__ import annotations
@@ -17,49 +20,41 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from analysis import __version__, faults
+from analysis.data.processed import (
+    AREAS,
+    COLUMNS,
+    CURRENT,
+    INDICATORS,
+    MANIFEST,
+    MANUAL_PREFIX,
+    OBSERVATIONS,
+    QUALITATIVE,
+    QUALITATIVE_TABLE,
+    TABLE_SUMS,
+    DataLocation,
+    Processed,
+    current_dir,
+    read_manifest,
+    table_sums,
+)
+from analysis.data.sources.manual import manual_file
 from analysis.errors import WorkbookError
-from analysis.params import TableSpec, load_indicators, load_sources, load_strategy
-from analysis.paths import PARAMS_DIR, PROCESSED_DIR, RAW_DIR, SNAPSHOT_DIR, relative
-from analysis.sources.manual import KINDS, manual_file
+from analysis.params import KINDS, TableSpec, load_indicators, load_sources, load_strategy
+from analysis.paths import PARAMS_DIR, PROCESSED_DIR, relative
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from analysis.sources.classification import Areas
+    from analysis.data.sources.classification import Areas
 
 # pandas and the readers are imported where they are used: deciding that nothing changed, which
 # every run does first, should not pay for them.
-
-OBSERVATIONS = "observations.parquet"
-AREAS = "areas.parquet"
-MANIFEST = "ingest.json"
-QUALITATIVE = "qualitative.parquet"
-INDICATORS = "indicators.parquet"
-CURRENT = "current"  # the link to the version in use
-# Each table's figures summed per area and period: a run keeps a copy, so the next brief can say
-# which figures are new or revised without reading old raw files.
-TABLE_SUMS = "table_sums.parquet"
-# `n` is a survey's number of answers, or the total a count is out of (economic benchmarks);
-# `suppressed` marks a figure DST does not publish (`..`). After these come the tables' own
-# columns (alder, origin, enhed, ...), empty for the rows of other tables.
-COLUMNS = ["table", "measure", "area", "period", "value", "n", "suppressed", "unit", "source_file", "source_sha256"]
-MANUAL_PREFIX = "manual/"
-QUALITATIVE_TABLE = "manual/kvalitativ"
-
-
-@dataclass(frozen=True)
-class DataLocation:
-    """The folders raw tables are looked for in, in order."""
-
-    folders: tuple[Path, ...]
-
-    def describe(self) -> str:
-        return " or ".join(f"{relative(f)}/" for f in self.folders)
 
 
 @dataclass(frozen=True)
@@ -67,29 +62,6 @@ class RawInput:
     table: str
     path: Path
     sha256: str
-
-
-@dataclass(frozen=True)
-class Processed:
-    """What the notebooks read: observations, the municipalities, and where they came from."""
-
-    observations: pd.DataFrame
-    areas: Areas
-    inputs: dict  # table id -> {"file", "sha256"}
-    vintages: dict  # table id -> latest period on disk
-    qualitative: pd.DataFrame  # period, theme, committee, author, text
-    indicators: pd.DataFrame  # every indicator for every area and period (analysis.measures)
-    missing: tuple[str, ...] = ()  # optional tables that are not on disk
-
-
-def data_location(data: str | Path | None = None) -> DataLocation:
-    """The folders to read raw tables from: `data` alone when given, else data/raw/ then the snapshot."""
-    if data:
-        folder = Path(data).expanduser()
-        if not folder.is_dir():
-            raise WorkbookError(f"--data {data}: no such folder")
-        return DataLocation((folder,))
-    return DataLocation((RAW_DIR, SNAPSHOT_DIR))
 
 
 def find_table(table: str, spec: TableSpec, location: DataLocation) -> Path:
@@ -147,7 +119,7 @@ def fingerprint(inputs: list[RawInput]) -> str:
         "version": __version__,
         "params": {
             name: sha256_of(PARAMS_DIR / name)
-            for name in ("sources.yml", "queries.yml", "indicators.yml", "strategy.yml")
+            for name in ("sources.yml", "queries.yml", "indicators.yml", "strategy.yml", "units.yml")
         },
         "inputs": {i.table: i.sha256 for i in inputs},
     }
@@ -158,10 +130,10 @@ def read_all(inputs: list[RawInput]) -> tuple[pd.DataFrame, Areas, pd.DataFrame]
     """Read every raw file into the tidy shape, with provenance on every row."""
     import pandas as pd
 
-    from analysis.sources.classification import read_komgrp
-    from analysis.sources.manual import QUALITATIVE_COLUMNS, read_manual, read_qualitative_csv
-    from analysis.sources.noegletal import read_noegletal_csv
-    from analysis.sources.statbank import read_statbank_csv
+    from analysis.data.sources.classification import read_komgrp
+    from analysis.data.sources.manual import QUALITATIVE_COLUMNS, read_manual, read_qualitative_csv
+    from analysis.data.sources.noegletal import read_noegletal_csv
+    from analysis.data.sources.statbank import read_statbank_csv
 
     sources = load_sources()
     registry = load_indicators()
@@ -176,7 +148,7 @@ def read_all(inputs: list[RawInput]) -> tuple[pd.DataFrame, Areas, pd.DataFrame]
             continue
         if raw.table.startswith(MANUAL_PREFIX):
             frame = read_manual(raw.path, raw.table.removeprefix(MANUAL_PREFIX), registry, areas)
-            units = {i.id: i.unit for i in registry.indicators}
+            units = {i.id: i.unit.name for i in registry.indicators}
             frames.append(
                 frame.drop(columns=["of", "note"])
                 .rename(columns={"indicator": "measure"})
@@ -225,20 +197,6 @@ def _read_once(raw: RawInput, spec: TableSpec, areas_sha256: str, read) -> pd.Da
     return _READ[key]
 
 
-def table_sums(observations: pd.DataFrame) -> pd.DataFrame:
-    """Each raw table's figures summed per area and period (over ages, origins, ...): table, area, period, value."""
-    rows = observations[~observations["table"].astype(str).str.startswith(MANUAL_PREFIX)]
-    sums = rows.groupby(["table", "area", "period"], observed=True, as_index=False)["value"].sum(min_count=1)
-    return sums.astype({"table": str, "area": str, "period": str})
-
-
-def compute_indicators(observations: pd.DataFrame) -> pd.DataFrame:
-    """Every indicator for every area and period (analysis.measures), from the observations."""
-    from analysis.measures import compute_all
-
-    return compute_all(observations, load_indicators(), load_sources())
-
-
 def input_record(raw: RawInput) -> dict:
     """How a run names an input: its file, sha256 and, for a fetched table, when DST last updated it."""
     record = {"file": relative(raw.path), "sha256": raw.sha256}
@@ -251,49 +209,6 @@ def input_record(raw: RawInput) -> dict:
         if updated:
             record["updated"] = updated
     return record
-
-
-def population_gaps(
-    indicators: pd.DataFrame, periods: dict[str, list[str]], municipalities: list[str]
-) -> dict[str, list[str]]:
-    """The municipalities without a population figure on a period's reference day, for the periods
-    where any are missing ('kvartal/2025K1' -> ['766']): a file cut short shows here."""
-    from analysis.indicators import POPULATION, reference_dates
-    from analysis.periods import parse_period
-
-    rows = indicators[indicators["indicator"] == POPULATION]
-    known = rows.groupby("date")["area"].agg(lambda areas: set(areas.astype(str)))
-    gaps = {}
-    for cadence, codes in periods.items():
-        for period_code in codes:
-            day, _ = reference_dates(parse_period(period_code))
-            missing = sorted(set(municipalities) - known.get(day, set()))
-            if missing:
-                gaps[f"{cadence}/{period_code}"] = missing
-    return gaps
-
-
-def periods_of(indicators: pd.DataFrame) -> dict[str, list[str]]:
-    """The periods a run can be made for, per cadence, so a run that reuses everything needs no pandas."""
-    from analysis.indicators import available_periods
-    from analysis.periods import code
-
-    return {cadence: [code(p) for p in available_periods(indicators, cadence)] for cadence in ("kvartal", "aar")}
-
-
-def current_dir(processed_dir: Path = PROCESSED_DIR) -> Path:
-    """The version of the processed data that is in use: data/processed/current, a link."""
-    return processed_dir / CURRENT
-
-
-def read_manifest(processed_dir: Path = PROCESSED_DIR) -> dict:
-    path = current_dir(processed_dir) / MANIFEST
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise WorkbookError(
-            f"{relative(path)}: not readable ({str(err).splitlines()[0]}); run `python -m analysis ingest`"
-        ) from None
 
 
 def vintages_of(observations: pd.DataFrame) -> dict[str, str]:
@@ -311,7 +226,19 @@ class IngestResult:
     inputs: list[RawInput]
 
 
-def ingest(location: DataLocation, out_dir: Path = PROCESSED_DIR, force: bool = False) -> IngestResult:
+@dataclass(frozen=True)
+class Derived:
+    """What a caller derives from the observations for a processed version: the indicator table
+    and the facts the manifest records of it (periods a run can be made for, gaps, ...)."""
+
+    indicators: pd.DataFrame
+    manifest: dict
+
+
+Derive = Callable[["pd.DataFrame", "Areas"], Derived]
+
+
+def ingest(location: DataLocation, derive: Derive, out_dir: Path = PROCESSED_DIR, force: bool = False) -> IngestResult:
     """Rebuild the processed data from the raw files unless they are unchanged since the last
     ingest and the processed files still have the hashes recorded with them.
 
@@ -329,19 +256,18 @@ def ingest(location: DataLocation, out_dir: Path = PROCESSED_DIR, force: bool = 
             _clean(out_dir)
             return IngestResult(True, manifest["rows"], out_dir, inputs)
         observations, areas, qualitative = read_all(inputs)
-        indicators = compute_indicators(observations)
+        derived = derive(observations, areas)
+        indicators = derived.indicators
         manifest = {
             "fingerprint": key,
             "rows": len(observations),
             "missing": missing_tables(inputs),
-            "periods": periods_of(indicators),
             "municipalities": sorted(areas.municipalities["code"]),
             "groups": areas.groups,
-            "population_gaps": {},
             "inputs": {i.table: input_record(i) for i in inputs},
             "vintages": vintages_of(observations),
         }
-        manifest["population_gaps"] = population_gaps(indicators, manifest["periods"], manifest["municipalities"])
+        manifest |= derived.manifest
         build = Path(tempfile.mkdtemp(prefix=".build-", dir=out_dir))
         writers = {
             OBSERVATIONS: lambda p: observations.to_parquet(p, index=False),
@@ -402,7 +328,7 @@ def _clean(out_dir: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def load_processed(location: DataLocation, processed_dir: Path = PROCESSED_DIR) -> Processed:
+def load_processed(location: DataLocation, derive: Derive, processed_dir: Path = PROCESSED_DIR) -> Processed:
     """The processed tables for this location: read from disk when current, else built in memory.
 
     Notebooks call this; they never write to data/. A run ingests first, so it reads from disk.
@@ -411,7 +337,7 @@ def load_processed(location: DataLocation, processed_dir: Path = PROCESSED_DIR) 
     key = fingerprint(inputs)
     import pandas as pd
 
-    from analysis.sources.classification import Areas
+    from analysis.data.sources.classification import Areas
 
     if _current(processed_dir, key):
         folder = current_dir(processed_dir).resolve()  # one version, even if the link moves meanwhile
@@ -438,7 +364,7 @@ def load_processed(location: DataLocation, processed_dir: Path = PROCESSED_DIR) 
         recorded,
         vintages_of(observations),
         qualitative,
-        compute_indicators(observations),
+        derive(observations, areas).indicators,
         tuple(missing_tables(inputs)),
     )
 

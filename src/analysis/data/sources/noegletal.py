@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.data.sources.classification import Areas
+from analysis.data.sources.text import read_text
 from analysis.errors import WorkbookError
 from analysis.paths import relative
-from analysis.sources.classification import Areas
-from analysis.sources.text import read_text
 
 VALUE_PATTERN = re.compile(r"^-?\d{1,3}(\.\d{3})*(,\d+)?$|^-?\d+(,\d+)?$")
 

@@ -26,17 +26,19 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
-from contextlib import ExitStack, contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 from pathlib import Path
 
-from analysis import __version__, faults, kernels, params
+from analysis import __version__, faults, params
+from analysis.data.processed import current_dir, data_location, read_manifest
 from analysis.errors import WorkbookError
-from analysis.ingest import current_dir, data_location, ingest, read_manifest
+from analysis.indicators import store
 from analysis.paths import NOTEBOOKS_DIR, OUTPUTS_DIR, PARAMS_DIR, PROCESSED_DIR, PROJECT_ROOT, TEMPLATES_DIR, relative
 from analysis.periods import CADENCES, check_period_text
 from analysis.provenance import git_commit
+from analysis.run import kernels
 
 # pandas, papermill and nbconvert are imported where they are used: a run whose briefs are all
 # unchanged needs none of them.
@@ -306,7 +308,7 @@ def run(
         check_notebook_parameters(PROJECT_ROOT / job.notebook, committee=job.theme == "committee")
 
     location = data_location(data)
-    result = ingest(location, processed_dir)
+    result = store.build(location, processed_dir)
     log(f"ingest: {'unchanged' if result.skipped else 'rebuilt'}, {result.rows:,} observations")
     processed = read_manifest(processed_dir)
     period_code = resolve_period_code(processed["periods"][cadence], cadence, requested)
@@ -447,7 +449,7 @@ def run(
             unit.published = True
             _clean_runs(unit.target, unit.runs)
             log(f"published {relative(unit.target.parent)}/{unit.target.name} (run {unit.run_id})")
-    from analysis.archive import build_index
+    from analysis.deliver.archive import build_index
 
     build_index(outputs_dir)
     if outcome.failures:
@@ -529,8 +531,7 @@ def make_brief(
     is written beside the brief (<name>.ipynb). Nothing is published or reused."""
     import papermill
 
-    from analysis.brief import BriefParameters
-    from analysis.ingest import data_location, ingest
+    from analysis.report.brief import BriefParameters
 
     path = notebook if notebook.is_absolute() else Path.cwd() / notebook
     if not path.is_file():
@@ -553,7 +554,7 @@ def make_brief(
         raise WorkbookError(
             f"-p: {str(err).splitlines()[2].strip() if len(str(err).splitlines()) > 2 else err}"
         ) from None
-    result = ingest(data_location(merged.get("data") or None))
+    result = store.build(data_location(merged.get("data") or None))
     log(f"ingest: {'unchanged' if result.skipped else 'rebuilt'}, {result.rows:,} observations")
     name = path.stem
     output = output or OUTPUTS_DIR / "briefs" / f"{name}-{merged.get('period', 'latest')}.html"
@@ -562,10 +563,10 @@ def make_brief(
         (Path(folder) / "executed").mkdir()
         (Path(folder) / "briefs").mkdir()
         _import_execution_modules()
-        with kernels.KernelServer() if kernels.available() else nullcontext() as server:
+        with kernels.server() as server:
             job = {"name": name, "notebook": os.path.relpath(path, PROJECT_ROOT)}
             done = _execute(
-                job, parameters | {"git_commit": git_commit()}, folder, timeout, server.address if server else None
+                job, parameters | {"git_commit": git_commit()}, folder, timeout, server.kernel_dir if server else None
             )
         executed = Path(folder) / "executed" / f"{name}.ipynb"
         if executed.is_file():
@@ -600,12 +601,11 @@ def _export_numbers(unit: Unit, parameters: dict, location, processed_dir: Path,
         for name in names:
             shutil.copy2(target / name, build / name)
         return {name: key for name in names}
-    from analysis import tables
-    from analysis.figures import Scope
-    from analysis.ingest import load_processed
+    from analysis.indicators.figures import Scope
     from analysis.periods import parse_period
+    from analysis.report import tables
 
-    processed = load_processed(location, processed_dir)
+    processed = store.load(location, processed_dir)
     council = params.load_council(f"{unit.kommune:03d}")
     scope = Scope.build(
         processed,
@@ -684,7 +684,7 @@ class Local:
     def execute(self, to_run, timeout: int):
         """Yields ((job, parameters, key, unit), JobOutcome) as the jobs finish."""
         # The kernel server starts first, so its imports overlap ours and the pool's start.
-        with kernels.KernelServer() if kernels.available() else nullcontext() as server:
+        with kernels.server() as server:
             _import_execution_modules()
             with ProcessPoolExecutor(
                 max_workers=self.workers or workers_for(len(to_run)), initializer=_worker_start
@@ -696,7 +696,7 @@ class Local:
                         job_parameters,
                         str(unit.build),
                         timeout,
-                        server.address if server else None,
+                        server.kernel_dir if server else None,
                     ): (job, job_parameters, key, unit)
                     for job, job_parameters, key, unit in to_run
                 }
@@ -818,10 +818,10 @@ def _first_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}".splitlines()[0]
 
 
-def _execute(job: dict, parameters: dict, build: str, timeout: int, kernel_server: str | None = None) -> JobOutcome:
+def _execute(job: dict, parameters: dict, build: str, timeout: int, kernel_dir: str | None = None) -> JobOutcome:
     """One job, in a worker process: execute the notebook and export its brief.
 
-    With a kernel server's address, the notebook's kernel is forked from it (see kernels.py)."""
+    With a kernel server's kernel folder, the notebook's kernel is forked from it (see kernels.py)."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -840,7 +840,7 @@ def _execute(job: dict, parameters: dict, build: str, timeout: int, kernel_serve
             log_output=False,
             cwd=str(NOTEBOOKS_DIR),
             execution_timeout=timeout,
-            kernel_manager_class=kernels.kernel_manager_class(socket_dir, kernel_server),
+            kernel_manager_class=kernels.kernel_manager_class(socket_dir, kernel_dir),
         )
         html = export_brief(notebook, _document_title(notebook))
         (Path(build) / "briefs" / f"{name}.html").write_text(html, encoding="utf-8")

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import requests
 
+from analysis.data.sources.statbank_api import Query, StatbankClient, Unreachable, _reason
 from analysis.errors import WorkbookError
 from analysis.params import load_sources
 from analysis.paths import PARAMS_DIR, relative
-from analysis.sources.statbank_api import Query, StatbankClient, Unreachable, _reason
 
 LICENCE = "Danmarks Statistik: fri genbrug, også kommercielt, med kildeangivelse (svarer til CC BY 4.0)"
 BOM = b"\xef\xbb\xbf"
@@ -88,9 +88,9 @@ def check_content(content: bytes, name: str, sidecar: dict | None, areas) -> Non
     """The checks ingest makes (areas, periods, numbers, no negative counts, no duplicate keys),
     made before a file may become the current version. Only for a table params/sources.yml
     declares; without DST's Kommunegrupper on disk the areas cannot be checked, and nothing is."""
-    from analysis.sources.classification import read_komgrp
-    from analysis.sources.noegletal import read_noegletal_csv
-    from analysis.sources.statbank import read_statbank_csv
+    from analysis.data.sources.classification import read_komgrp
+    from analysis.data.sources.noegletal import read_noegletal_csv
+    from analysis.data.sources.statbank import read_statbank_csv
 
     sources = load_sources()
     table = next((t for t, spec in sources.tables.items() if any(Path(f).name == name for f in spec.files)), None)
@@ -335,7 +335,7 @@ def fetch_downloads(
 def fetch_offline(snapshot: Path, raw_dir: Path, log=print) -> list[Outcome]:
     """Take the tables of params/sources.yml from a snapshot folder, checked against its SHA256SUMS
     and, like a fetched table, by the readers' checks before any becomes the current version."""
-    from analysis.sources.classification import read_komgrp
+    from analysis.data.sources.classification import read_komgrp
 
     sums_path = snapshot / "SHA256SUMS"
     if not sums_path.is_file():

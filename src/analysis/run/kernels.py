@@ -1,0 +1,453 @@
+"""Warm kernels: Jupyter kernels forked from a process that has already imported what notebooks use.
+
+A fresh kernel spends about 1.7 s of CPU starting Python, ipykernel, pandas, matplotlib, scipy and
+the workbook before it runs its first cell; four of them on two cores are most of a quarterly run.
+A run therefore starts one *kernel server* ahead of need. It imports all of that once and then
+forks a kernel for each notebook, ready in a few milliseconds. Every kernel is still a process of
+its own with an empty namespace: nothing one notebook does reaches another, and a kernel that
+crashes takes nothing else with it.
+
+jupyter_client reaches the server through its public door for this: a *kernel provisioner*
+(`WarmProvisioner`, registered under the `jupyter_client.kernel_provisioners` entry point as
+`workbook-warm`) named in a kernel spec that the server writes into its own folder. The server is
+the kernels' parent, so it alone can wait for them: it keeps one connection per kernel, over
+which the provisioner sends signals and hears the kernel's real exit status.
+
+Linux only (fork and a parent-death signal). Elsewhere, without the entry point (a package
+installed without it), and on remote executors, kernels start the usual way; the run says so once.
+
+Example::
+
+    with KernelServer() as server:          # starts importing at once
+        manager_class = kernel_manager_class(socket_dir, server.kernel_dir)
+        papermill.execute_notebook(..., kernel_name="python3", kernel_manager_class=manager_class)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from jupyter_client.provisioning import LocalProvisioner
+from traitlets import Unicode
+
+# What every notebook imports; a module that fails to import here is left for the notebook,
+# whose own import then shows the error where the analyst looks for it.
+PRELOAD = ("ipykernel.kernelapp", "analysis.report.brief")
+CONNECT_TIMEOUT = 60.0  # seconds a job waits for the server to come up before its job fails
+PR_SET_PDEATHSIG = 1
+PROVISIONER = "workbook-warm"  # the entry point's name (pyproject.toml)
+KERNEL = "python3"  # the kernel name notebooks record; the server's spec keeps it, so outputs do not change
+
+
+def unavailable() -> str | None:
+    """Why warm kernels cannot be used here, or None when they can."""
+    if sys.platform != "linux":
+        return f"warm kernels need Linux (this is {sys.platform})"
+    if not entry_points(group="jupyter_client.kernel_provisioners", name=PROVISIONER):
+        return f"the kernel provisioner '{PROVISIONER}' is not registered (reinstall the package: make install)"
+    return None
+
+
+def available() -> bool:
+    return unavailable() is None
+
+
+_said = False
+
+
+def server(log=lambda message: print(message, file=sys.stderr, flush=True)):
+    """A kernel server to use as a context manager, or a null context where warm kernels are
+    unavailable; that is said once per process, as one line."""
+    global _said
+    from contextlib import nullcontext
+
+    reason = unavailable()
+    if reason is None:
+        return KernelServer()
+    if not _said:
+        log(f"kernels: {reason}; each notebook starts its own kernel")
+        _said = True
+    return nullcontext()
+
+
+def die_with_parent() -> None:
+    """Have the system kill this process when its parent ends (Linux; elsewhere nothing happens)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+SHORT_PATH = 60  # a TMPDIR longer than this leaves too little room for Unix socket paths (about 100 bytes)
+RUN_PID = os.getpid()  # the run's main process: pool workers are forked from it and inherit this
+
+
+def short_tempdir(prefix: str) -> str:
+    """A private temporary folder for Unix sockets and connection files: in TMPDIR when its path
+    is short, else in /tmp. The run's process id is in the name, so the next run can tell a
+    folder left by a killed run from one in use."""
+    base = tempfile.gettempdir()
+    if len(base) > SHORT_PATH and os.access("/tmp", os.W_OK):
+        base = "/tmp"
+    return tempfile.mkdtemp(prefix=f"{prefix}{RUN_PID}-", dir=base)
+
+
+class KernelServer:
+    """The kernel server of one run: a child process that preloads modules and forks kernels.
+
+    It listens on a Unix socket in a folder only this user can open (mkdtemp makes it 0700), and
+    `kernel_dir` holds the kernel spec that sends jupyter_client to it."""
+
+    def __init__(self) -> None:
+        self.folder = short_tempdir("workbook-kernels-")
+        self.address = os.path.join(self.folder, "server.sock")
+        self.kernel_dir = os.path.join(self.folder, "kernels")
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> KernelServer:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "analysis.run.kernels", self.address, str(os.getpid())],
+            stdin=subprocess.DEVNULL,
+            cwd=self.folder,
+        )
+        spec = {
+            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": "Python 3 (ipykernel)",
+            "language": "python",
+            "metadata": {"kernel_provisioner": {"provisioner_name": PROVISIONER, "config": {"server": self.address}}},
+        }
+        os.makedirs(os.path.join(self.kernel_dir, KERNEL))
+        with open(os.path.join(self.kernel_dir, KERNEL, "kernel.json"), "w", encoding="utf-8") as out:
+            json.dump(spec, out)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None:
+            self.process.terminate()  # its kernels follow it (parent-death signal)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        import shutil
+
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def serve(address: str, parent: int) -> None:
+    """The server's loop: listen first (jobs queue up while modules load), preload, then fork on
+    request. Each kernel keeps its requester's connection: signals come in on it, the exit status
+    goes out on it, and a connection that closes while its kernel lives takes the kernel with it."""
+    die_with_parent()
+    if os.getppid() != parent:  # the run ended before the line above took effect
+        return
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to report; the server ends with it
+    wake_r, wake_w = socket.socketpair()
+    wake_r.setblocking(False)
+    wake_w.setblocking(False)
+    signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # the wakeup socket carries it to the loop
+    if sys.path and sys.path[0] in ("", os.getcwd()):
+        del sys.path[0]  # as ipykernel_launcher does; the kernel adds the notebook's folder back
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(address)
+    listener.listen(64)
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")  # as ipykernel sets it
+    for module in PRELOAD:
+        try:
+            __import__(module)
+        except Exception:  # noqa: BLE001 - the notebook's own import will show it
+            pass
+    kernel_of: dict[socket.socket, int] = {}  # connection -> the kernel it asked for
+    connection_of: dict[int, socket.socket] = {}  # a kernel not yet waited for -> its connection
+    while True:
+        try:
+            readable, _, _ = select.select([listener, wake_r, *kernel_of], [], [])
+        except InterruptedError:
+            continue
+        if wake_r in readable:
+            while True:
+                try:
+                    if not wake_r.recv(512):
+                        break
+                except BlockingIOError:
+                    break
+            _reap(connection_of)
+        if listener in readable:
+            connection, _ = listener.accept()
+            pid = _fork_kernel(connection, listener, wake_r, wake_w)
+            if pid is None:
+                connection.close()
+            else:
+                kernel_of[connection], connection_of[pid] = pid, connection
+        for connection in [c for c in readable if c in kernel_of]:
+            try:
+                lines = connection.recv(4096).decode("ascii", "replace").split()
+            except OSError:
+                lines = []
+            pid = kernel_of[connection]
+            if not lines:  # the manager is gone: its kernel goes too
+                if pid in connection_of:
+                    _signal(pid, signal.SIGKILL)
+                    del connection_of[pid]
+                del kernel_of[connection]
+                connection.close()
+                continue
+            for word in lines:
+                if word.isdigit() and pid in connection_of:
+                    _signal(pid, int(word))
+
+
+def _fork_kernel(connection: socket.socket, *server_sockets: socket.socket) -> int | None:
+    """Read one kernel request from a new connection, fork the kernel and answer with its pid."""
+    try:
+        connection.settimeout(10)
+        request = json.loads(connection.makefile("r", encoding="utf-8").readline())
+        if not isinstance(request, dict) or not {"argv", "cwd", "env"} <= set(request):
+            return None  # the client hears no pid and says so
+    except (OSError, ValueError):
+        return None
+    pid = os.fork()
+    if pid == 0:
+        for sock in server_sockets:
+            sock.close()
+        _become_kernel(request, connection)  # never returns
+    try:
+        connection.sendall(f"{pid}\n".encode())
+        connection.setblocking(False)
+    except OSError:
+        _signal(pid, signal.SIGKILL)  # its job is gone; the exit is reaped like any other
+        return None
+    return pid
+
+
+def _signal(pid: int, signum: int) -> None:
+    """Signal a kernel's process group (as jupyter_client does), or the kernel if it has none.
+    Only kernels not yet waited for are signalled, so the pid is still theirs."""
+    try:
+        os.killpg(pid, signum)
+    except OSError:
+        try:
+            os.kill(pid, signum)
+        except OSError:
+            pass
+
+
+def _reap(connection_of: dict[int, socket.socket]) -> None:
+    """Wait for every kernel that ended and tell its manager the exit status."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        connection = connection_of.pop(pid, None)
+        if connection is not None:
+            try:
+                connection.sendall(f"exit {os.waitstatus_to_exitcode(status)}\n".encode())
+            except OSError:
+                pass
+
+
+def _become_kernel(request: dict, connection: socket.socket) -> None:
+    """In the forked child: the environment a launched kernel would have, then ipykernel's own start."""
+    status = 1
+    try:
+        connection.close()
+        signal.set_wakeup_fd(-1)
+        os.setsid()  # its own process group, as jupyter_client gives a kernel
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        die_with_parent()
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        # ipykernel exits when its parent goes. It read JPY_PARENT_PID when the server imported it,
+        # so the parent is also given on its command line.
+        os.environ["JPY_PARENT_PID"] = str(os.getppid())
+        argv = [*request["argv"], f"--IPKernelApp.parent_handle={os.getppid()}"]
+        import importlib.util
+
+        from ipykernel import kernelapp
+
+        sys.argv = [importlib.util.find_spec("ipykernel_launcher").origin, *request["argv"]]
+        kernelapp.launch_new_instance(argv=argv)
+        status = 0
+    except SystemExit as exit_:
+        status = exit_.code if isinstance(exit_.code, int) else 1
+    except BaseException:  # noqa: BLE001 - report and leave; never return into the server's loop
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+
+def request_kernel(address: str, argv: list[str], cwd: str, env: dict[str, str]) -> tuple[int, socket.socket, str]:
+    """Ask the server for a kernel; returns its pid, the connection that stays with it and what
+    the server said after the pid (an exit line, for a kernel that ended at once).
+    Waits while the server is still starting."""
+    deadline = time.monotonic() + CONNECT_TIMEOUT
+    while True:
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            client.connect(address)
+            break
+        except ConnectionRefusedError:
+            client.close()
+            raise RuntimeError(f"kernel server at {address} is not running") from None
+        except FileNotFoundError:  # not listening yet
+            client.close()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"kernel server at {address} did not start within {CONNECT_TIMEOUT:.0f} s") from None
+            time.sleep(0.02)
+    client.sendall((json.dumps({"argv": argv, "cwd": cwd, "env": env}) + "\n").encode())
+    answer = b""
+    while not answer.endswith(b"\n"):
+        chunk = client.recv(64)
+        if not chunk:
+            break
+        answer += chunk
+    first, _, rest = answer.decode("ascii", "replace").partition("\n")
+    if not first.strip().isdigit():
+        client.close()
+        raise RuntimeError(f"kernel server at {address} gave no kernel")
+    client.setblocking(False)
+    return int(first), client, rest
+
+
+class WarmProvisioner(LocalProvisioner):
+    """A kernel provisioner whose kernels are forked by the run's kernel server (`server`, from the
+    kernel spec's provisioner config). jupyter_client prepares the launch as for a local kernel
+    (connection file, command); the kernel's lifetime is then followed over the server connection."""
+
+    server = Unicode("", config=True, help="the Unix socket of the run's kernel server")
+
+    _connection: socket.socket | None = None
+    _exit: int | None = None
+    _heard = ""
+
+    async def launch_kernel(self, cmd: list[str], **kwargs):
+        ours = cmd[1:3] == ["-m", "ipykernel_launcher"] and Path(cmd[0]).resolve() == Path(sys.executable).resolve()
+        if not self.server or not ours:
+            return await super().launch_kernel(cmd, **kwargs)  # another kernel: launch it as usual
+        cwd = str(kwargs.get("cwd") or os.getcwd())
+        env = dict(kwargs.get("env") or os.environ)
+        pid, self._connection, self._heard = await asyncio.to_thread(request_kernel, self.server, cmd[3:], cwd, env)
+        self._exit = None
+        self.pid = self.pgid = pid
+        self.cwd = cwd
+        return self.connection_info
+
+    @property
+    def has_process(self) -> bool:
+        return self._connection is not None or super().has_process
+
+    def _listen(self) -> None:
+        """Take in what the server said; an `exit N` line is the kernel's exit status."""
+        try:
+            while chunk := self._connection.recv(256):
+                self._heard += chunk.decode("ascii", "replace")
+        except BlockingIOError:
+            pass
+        except OSError:
+            self._heard += "\nexit -9\n"  # the server is gone, and its kernels with it
+        else:
+            if "exit" not in self._heard:
+                self._heard += "\nexit -9\n"  # connection closed: the server is gone
+        words = self._heard.split()
+        if "exit" in words and words.index("exit") + 1 < len(words):
+            self._exit = int(words[words.index("exit") + 1])
+
+    async def poll(self) -> int | None:
+        if self._connection is None:
+            return await super().poll()
+        if self._exit is None:
+            self._listen()
+        return self._exit
+
+    async def wait(self) -> int | None:
+        if self._connection is None:
+            return await super().wait()
+        while await self.poll() is None:
+            await asyncio.sleep(0.05)
+        self._connection.close()
+        self._connection = None
+        return self._exit
+
+    async def send_signal(self, signum: int) -> None:
+        if self._connection is None:
+            return await super().send_signal(signum)
+        if await self.poll() is None:
+            try:
+                self._connection.sendall(f"{int(signum)}\n".encode())
+            except OSError:
+                pass  # the server is gone, and the kernel with it
+
+    async def kill(self, restart: bool = False) -> None:
+        if self._connection is None:
+            return await super().kill(restart)
+        await self.send_signal(signal.SIGKILL)
+
+    async def terminate(self, restart: bool = False) -> None:
+        if self._connection is None:
+            return await super().terminate(restart)
+        await self.send_signal(signal.SIGTERM)
+
+    async def cleanup(self, restart: bool = False) -> None:
+        if self._connection is not None:
+            self._connection.close()  # the server ends a kernel whose connection closes
+            self._connection = None
+        await super().cleanup(restart)
+
+
+def kernel_manager_class(socket_dir: str, kernel_dir: str | None = None):
+    """A kernel manager whose kernels talk over IPC sockets in `socket_dir` and, given a kernel
+    server's `kernel_dir`, take their kernel spec (and so the warm provisioner) from it."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            kwargs.setdefault("connection_file", os.path.join(socket_dir, "kernel.json"))
+            if kernel_dir:
+                kwargs.setdefault("kernel_spec_manager", KernelSpecManager(kernel_dirs=[kernel_dir]))
+            super().__init__(transport="ipc", ip=os.path.join(socket_dir, "kernel"), **kwargs)
+
+        async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+            """Shut the kernel down as jupyter_client does, but without the interrupt (SIGINT) it
+            sends first: an idle ipykernel logs that as "ERROR | KeyboardInterrupt caught in
+            kernel", which reads as a failure in the log of a run that succeeded."""
+            if now or not self.has_kernel or not getattr(self, "owns_kernel", True):
+                return await super().shutdown_kernel(now=now, restart=restart)
+            self.shutting_down = True
+            self.stop_restarter()
+            await self.request_shutdown(restart=restart)
+            await self.finish_shutdown(restart=restart)
+            await self.cleanup_resources(restart=restart)
+
+    return IPCKernelManager
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1], int(sys.argv[2]))

@@ -64,6 +64,7 @@ def test_following_the_guide_puts_both_new_indicators_in_the_brief(tmp_path):
         "# params/queries.yml",
         "# params/indicators.yml",
         "# params/indicators.yml",
+        "# params/units.yml",
     ]
 
     with serve() as server:
@@ -104,8 +105,9 @@ def test_following_the_guide_puts_both_new_indicators_in_the_brief(tmp_path):
         + "\u00a0%"
     )
 
-    # Part B: the indicator, its manual file from the template, and the annual run.
+    # Part B: the indicator and its new unit, its manual file from the template, and the annual run.
     _apply(copy, yaml_blocks[3])
+    _apply(copy, yaml_blocks[4])
     (csv_block,) = _blocks("csv")
     shutil.copy(copy / "data/raw/manual/templates/count.csv", copy / "data/raw/manual/count.csv")
     (copy / "data/raw/manual/count.csv").write_text(csv_block, encoding="utf-8")

@@ -237,13 +237,9 @@ def missing_reason(figures: Figures) -> str:
     """Why an indicator has no figure, and where its numbers will come from."""
     if figures.missing_tables:
         tables = ", ".join(figures.missing_tables)
-        return (
-            f"Tallene kommer fra Danmarks Statistik (tabel {tables}), som endnu ikke er hentet til "
-            "arbejdsbogen; `python -m analysis fetch` henter dem."
-        )
+        return f"Tallene kommer fra Danmarks Statistik (tabel {tables}) og er endnu ikke hentet."
     if figures.missing_manual:
-        files = " og ".join(f"data/raw/manual/{kind}.csv" for kind in figures.missing_manual)
-        return f"Tallene føres af kommunen selv i {files}, som endnu ikke er udfyldt."
+        return "Kommunen fører selv disse tal, og de er endnu ikke indtastet."
     return "Der er ingen tal for perioden endnu."
 
 

@@ -142,7 +142,7 @@ def _edit(folder, name, old, new):
             "indicators.yml",
             "indicators:\n",
             "indicators:\n  - [\n",
-            "indicators.yml line 19, column 3: invalid YAML: expected the node content",
+            "indicators.yml line 19, column 3: invalid YAML: did not find expected node content",
         ),
         # declarations: a table, a column, a value, a measure, a manual kind or an indicator that does not exist
         (

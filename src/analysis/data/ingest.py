@@ -328,6 +328,12 @@ def _clean(out_dir: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+# The processed version read in this process, by (version folder, fingerprint): a version never
+# changes once written, so a kernel forked from the kernel server (which preloads it) or an
+# analyst re-running a notebook reads it once.
+_LOADED: dict[tuple[Path, str], Processed] = {}
+
+
 def load_processed(location: DataLocation, derive: Derive, processed_dir: Path = PROCESSED_DIR) -> Processed:
     """The processed tables for this location: read from disk when current, else built in memory.
 
@@ -341,13 +347,16 @@ def load_processed(location: DataLocation, derive: Derive, processed_dir: Path =
 
     if _current(processed_dir, key):
         folder = current_dir(processed_dir).resolve()  # one version, even if the link moves meanwhile
+        if (folder, key) in _LOADED:
+            return _LOADED[(folder, key)]
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
         observations = pd.read_parquet(folder / OBSERVATIONS)
         municipalities = pd.read_parquet(folder / AREAS)
         qualitative = pd.read_parquet(folder / QUALITATIVE)
         indicators = pd.read_parquet(folder / INDICATORS)
         areas = Areas.from_municipalities(municipalities)
-        return Processed(
+        _LOADED.clear()  # one version at a time: an older one is not read again
+        _LOADED[(folder, key)] = Processed(
             observations,
             areas,
             manifest["inputs"],
@@ -356,6 +365,7 @@ def load_processed(location: DataLocation, derive: Derive, processed_dir: Path =
             indicators,
             tuple(manifest.get("missing", [])),
         )
+        return _LOADED[(folder, key)]
     observations, areas, qualitative = read_all(inputs)
     recorded = {i.table: input_record(i) for i in inputs}
     return Processed(

@@ -66,15 +66,16 @@ def available() -> bool:
 _said = False
 
 
-def server(log=lambda message: print(message, file=sys.stderr, flush=True)):
-    """A kernel server to use as a context manager, or a null context where warm kernels are
-    unavailable; that is said once per process, as one line."""
+def server(preload: tuple[str, ...] = (), log=lambda message: print(message, file=sys.stderr, flush=True)):
+    """A kernel server to use as a context manager (preloading the processed data of the data
+    folders `preload`), or a null context where warm kernels are unavailable; that is said once
+    per process, as one line."""
     global _said
     from contextlib import nullcontext
 
     reason = unavailable()
     if reason is None:
-        return KernelServer()
+        return KernelServer(preload)
     if not _said:
         log(f"kernels: {reason}; each notebook starts its own kernel")
         _said = True
@@ -111,7 +112,8 @@ class KernelServer:
     It listens on a Unix socket in a folder only this user can open (mkdtemp makes it 0700), and
     `kernel_dir` holds the kernel spec that sends jupyter_client to it."""
 
-    def __init__(self) -> None:
+    def __init__(self, preload: tuple[str, ...] = ()) -> None:
+        self.preload = [str(folder) for folder in preload]
         self.folder = short_tempdir("workbook-kernels-")
         self.address = os.path.join(self.folder, "server.sock")
         self.kernel_dir = os.path.join(self.folder, "kernels")
@@ -119,7 +121,7 @@ class KernelServer:
 
     def __enter__(self) -> KernelServer:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "analysis.run.kernels", self.address, str(os.getpid())],
+            [sys.executable, "-m", "analysis.run.kernels", self.address, str(os.getpid()), json.dumps(self.preload)],
             stdin=subprocess.DEVNULL,
             cwd=self.folder,
         )
@@ -147,7 +149,7 @@ class KernelServer:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def serve(address: str, parent: int) -> None:
+def serve(address: str, parent: int, preload: list[str] | None = None) -> None:
     """The server's loop: listen first (jobs queue up while modules load), preload, then fork on
     request. Each kernel keeps its requester's connection: signals come in on it, the exit status
     goes out on it, and a connection that closes while its kernel lives takes the kernel with it."""
@@ -172,6 +174,8 @@ def serve(address: str, parent: int) -> None:
             __import__(module)
         except Exception:  # noqa: BLE001 - the notebook's own import will show it
             pass
+    if preload:
+        _preload_data(preload)
     kernel_of: dict[socket.socket, int] = {}  # connection -> the kernel it asked for
     connection_of: dict[int, socket.socket] = {}  # a kernel not yet waited for -> its connection
     while True:
@@ -210,6 +214,21 @@ def serve(address: str, parent: int) -> None:
             for word in lines:
                 if word.isdigit() and pid in connection_of:
                     _signal(pid, int(word))
+
+
+def _preload_data(folders: list[str]) -> None:
+    """Read the run's processed data and params once, here, so that every forked kernel finds
+    them in memory (pages shared with the server until written). The notebook's own load
+    checks the fingerprint of the raw files and params, and reads again when it differs."""
+    try:
+        from analysis.data.processed import DataLocation
+        from analysis.indicators import store
+        from analysis.params import load_indicators, load_runs, load_strategy
+
+        load_strategy(), load_indicators(), load_runs()
+        store.load(DataLocation(tuple(Path(folder) for folder in folders)))
+    except Exception:  # noqa: BLE001 - the notebook's own load shows any problem
+        pass
 
 
 def _fork_kernel(connection: socket.socket, *server_sockets: socket.socket) -> int | None:
@@ -450,4 +469,4 @@ def kernel_manager_class(socket_dir: str, kernel_dir: str | None = None):
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], int(sys.argv[2]))
+    serve(sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]) if len(sys.argv) > 3 else None)

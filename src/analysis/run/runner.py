@@ -554,7 +554,8 @@ def make_brief(
         raise WorkbookError(
             f"-p: {str(err).splitlines()[2].strip() if len(str(err).splitlines()) > 2 else err}"
         ) from None
-    result = store.build(data_location(merged.get("data") or None))
+    location = data_location(merged.get("data") or None)
+    result = store.build(location)
     log(f"ingest: {'unchanged' if result.skipped else 'rebuilt'}, {result.rows:,} observations")
     name = path.stem
     output = output or OUTPUTS_DIR / "briefs" / f"{name}-{merged.get('period', 'latest')}.html"
@@ -563,7 +564,7 @@ def make_brief(
         (Path(folder) / "executed").mkdir()
         (Path(folder) / "briefs").mkdir()
         _import_execution_modules()
-        with kernels.server() as server:
+        with kernels.server(tuple(map(str, location.folders))) as server:
             job = {"name": name, "notebook": os.path.relpath(path, PROJECT_ROOT)}
             done = _execute(
                 job, parameters | {"git_commit": git_commit()}, folder, timeout, server.kernel_dir if server else None
@@ -683,8 +684,10 @@ class Local:
 
     def execute(self, to_run, timeout: int):
         """Yields ((job, parameters, key, unit), JobOutcome) as the jobs finish."""
-        # The kernel server starts first, so its imports overlap ours and the pool's start.
-        with kernels.server() as server:
+        # The kernel server starts first, so its imports (and its read of the processed data)
+        # overlap ours and the pool's start.
+        data = to_run[0][1].get("data") or None if to_run else None
+        with kernels.server(tuple(map(str, data_location(data).folders))) as server:
             _import_execution_modules()
             with ProcessPoolExecutor(
                 max_workers=self.workers or workers_for(len(to_run)), initializer=_worker_start

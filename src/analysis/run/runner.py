@@ -145,6 +145,7 @@ def check_notebook_parameters(path: Path, committee: bool) -> None:
     cells = [c for c in notebook.get("cells", []) if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(cells) != 1:
         raise WorkbookError(f"{relative(path)}: {len(cells)} cells tagged 'parameters'; expected exactly one")
+    _without_iri_grammar()
     import papermill
 
     names = set(papermill.inspect_notebook(str(path)))
@@ -803,15 +804,18 @@ def _worker_start() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _without_iri_grammar() -> None:
+    """jsonschema imports rfc3987-syntax when it is installed (JupyterLab brings it) to check IRI
+    formats, and builds a grammar for it: 0.8 s (3 s under load) of every process that imports
+    nbformat. nbformat never asks for those formats, so the run leaves it out."""
+    sys.modules.setdefault("rfc3987_syntax", None)  # None: `import rfc3987_syntax` raises ImportError
+
+
 def _import_execution_modules() -> None:
     """Import papermill and nbconvert once, before the pool forks, so the workers share them
     instead of each importing them at the same time (measured: 17 s instead of 11 s for the
-    quarterly run).
-
-    jsonschema imports rfc3987-syntax when it is installed (JupyterLab brings it) to check IRI
-    formats, and builds a grammar for it: 0.8 s of every such process. nbformat never asks for
-    those formats, so the run leaves it out."""
-    sys.modules.setdefault("rfc3987_syntax", None)  # None: `import rfc3987_syntax` raises ImportError
+    quarterly run)."""
+    _without_iri_grammar()
     import nbconvert  # noqa: F401
     import papermill  # noqa: F401
     import weasyprint  # noqa: F401

@@ -36,8 +36,8 @@ print(json.dumps(seen))
 """
 
 
-def _probe(tmp_path, name: str, server: str | None) -> dict:
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(PROBE)])
+def _probe(tmp_path, name: str, server: str | None, code: str = PROBE) -> dict:
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     source = tmp_path / f"{name}.ipynb"
     nbformat.write(notebook, source)
@@ -112,6 +112,31 @@ def test_without_warm_kernels_a_run_says_so_once(monkeypatch):
     monkeypatch.setattr(kernels, "_said", False)
     monkeypatch.setattr(kernels, "unavailable", lambda: "warm kernels need Linux (this is win32)")
     for _ in range(3):
-        with kernels.server(said.append) as server:
+        with kernels.server(log=said.append) as server:
             assert server is None
     assert said == ["kernels: warm kernels need Linux (this is win32); each notebook starts its own kernel"]
+
+
+def test_a_warm_kernel_finds_the_runs_processed_data_already_read(tmp_path):
+    """The server reads the processed data of the run's data folders before it forks: a kernel's
+    load is then a lookup, checked against the raw files' fingerprint."""
+    from analysis.data.processed import data_location
+    from analysis.indicators import store
+
+    store.build(data_location())  # as a run does before it starts the server
+    code = (
+        "import json\n"
+        "from analysis.data import ingest\n"
+        "from analysis.data.processed import data_location\n"
+        "from analysis.indicators import store\n"
+        "before = len(ingest._LOADED)\n"
+        "processed = store.load(data_location())\n"
+        "print(json.dumps({'before': before,"
+        " 'population': float(processed.wide('population').loc['2025-01-01', '766'])}))\n"
+    )
+    folders = tuple(str(f) for f in data_location().folders)
+    with kernels.KernelServer(folders) as server:
+        warm = _probe(tmp_path, "preloaded", server.kernel_dir, code)
+    cold = _probe(tmp_path, "cold", None, code)
+    assert warm["before"] == 1 and cold["before"] == 0
+    assert warm["population"] == cold["population"] == 48167.0

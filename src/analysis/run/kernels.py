@@ -2,8 +2,9 @@
 
 A fresh kernel spends about 1.7 s of CPU starting Python, ipykernel, pandas, matplotlib, scipy and
 the workbook before it runs its first cell; four of them on two cores are most of a quarterly run.
-A run therefore starts one *kernel server* ahead of need. It imports all of that once and then
-forks a kernel for each notebook, ready in a few milliseconds. Every kernel is still a process of
+A run therefore starts one *kernel server* ahead of need. It imports all of that once, reads the
+run's processed data and params, and then forks a kernel for each notebook, ready in a few
+milliseconds and with the data already in memory (pages shared until written). Every kernel is still a process of
 its own with an empty namespace: nothing one notebook does reaches another, and a kernel that
 crashes takes nothing else with it.
 
@@ -18,7 +19,7 @@ installed without it), and on remote executors, kernels start the usual way; the
 
 Example::
 
-    with KernelServer() as server:          # starts importing at once
+    with KernelServer(data_folders) as server:     # starts importing and reading at once
         manager_class = kernel_manager_class(socket_dir, server.kernel_dir)
         papermill.execute_notebook(..., kernel_name="python3", kernel_manager_class=manager_class)
 """

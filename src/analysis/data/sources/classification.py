@@ -11,6 +11,7 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -43,21 +44,22 @@ class Areas:
     def code_for(self, name: str) -> str | None:
         return self.codes_by_name.get(name)
 
+    @cached_property
+    def _names(self) -> dict[str, str]:
+        """Every area's name by code: the aggregate areas, then the municipalities."""
+        names = {v: k for k, v in AGGREGATE_AREAS.items()}
+        names.update(zip(self.municipalities["code"].astype(str), self.municipalities["name"].astype(str)))
+        return names
+
     def name_of(self, code: str) -> str:
-        row = self.municipalities.loc[self.municipalities["code"] == code]
-        if row.empty:
-            names = {v: k for k, v in AGGREGATE_AREAS.items()}
-            if code in names:
-                return names[code]
+        name = self._names.get(code)
+        if name is None:
             raise WorkbookError(f"unknown kommunekode {code}")
-        return str(row["name"].iloc[0])
+        return name
 
     def name_or_none(self, code: str) -> str | None:
         """The name of a municipality or of an aggregate area (region, the country), or None."""
-        row = self.municipalities.loc[self.municipalities["code"] == code]
-        if not row.empty:
-            return str(row["name"].iloc[0])
-        return {v: k for k, v in AGGREGATE_AREAS.items()}.get(code)
+        return self._names.get(code)
 
     def group_of(self, code: str) -> str:
         row = self.municipalities.loc[self.municipalities["code"] == code]

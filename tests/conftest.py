@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,10 @@ from analysis.data.processed import data_location
 from analysis.data.sources.classification import read_komgrp
 from analysis.indicators import store
 from analysis.paths import SNAPSHOT_DIR
+
+# As a run does (run/runner.py, _without_iri_grammar): jsonschema would build rfc3987-syntax's
+# grammar for IRI formats nbformat never checks, about a second of every test session.
+sys.modules.setdefault("rfc3987_syntax", None)
 
 HEDENSTED = "766"
 

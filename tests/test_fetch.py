@@ -82,8 +82,10 @@ def server():
     httpd.server_close()
 
 
-def client(server) -> StatbankClient:
-    return StatbankClient(f"http://127.0.0.1:{server.server_address[1]}/v1", retries=2, backoff=0, timeout=(2, 1))
+def client(server, read_timeout: float = 1) -> StatbankClient:
+    return StatbankClient(
+        f"http://127.0.0.1:{server.server_address[1]}/v1", retries=2, backoff=0, timeout=(2, read_timeout)
+    )
 
 
 def test_full_path_writes_an_immutable_version_with_its_sidecar(server, tmp_path):
@@ -135,7 +137,9 @@ def test_a_bad_answer_never_replaces_a_good_file(server, tmp_path, plan, message
     good = (tmp_path / "statbank" / "STRAF42.csv").resolve()
     before = sorted(p.name for p in (tmp_path / "statbank" / "versions").iterdir())
     server.plan = list(plan)
-    outcome = fetch_online([STRAF42], client(server), tmp_path, log=lambda _m: None)[0]
+    # A server that never answers is waited for three times: a short read timeout keeps that quick.
+    patient = client(server, read_timeout=0.2 if plan[0] == "timeout" else 1)
+    outcome = fetch_online([STRAF42], patient, tmp_path, log=lambda _m: None)[0]
     assert outcome.status == "failed"
     assert outcome.detail.startswith("table STRAF42: ")
     assert message in outcome.detail

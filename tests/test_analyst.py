@@ -16,7 +16,7 @@ from openpyxl import Workbook, load_workbook
 
 from analysis.paths import PROJECT_ROOT, SNAPSHOT_DIR
 
-from conftest import HEDENSTED
+from conftest import HEDENSTED, workbook
 
 pytestmark = pytest.mark.e2e  # real runs in processes: `make test-fast` leaves them out
 
@@ -152,26 +152,8 @@ def test_the_templates_ship_as_excel_with_the_csv_columns():
 def test_one_brief_from_one_notebook_as_a_run_makes_it(quarterly, tmp_path):
     """The README's command, with other parameters; the brief's sections are the run's own for the same ones."""
     output = tmp_path / "growth-2025K1.html"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "analysis",
-            "brief",
-            "notebooks/growth.ipynb",
-            "-p",
-            "period",
-            "2025K1",
-            "-p",
-            "cadence",
-            "kvartal",
-            "--output",
-            str(output),
-        ],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    done = workbook(
+        "brief", "notebooks/growth.ipynb", "-p", "period", "2025K1", "-p", "cadence", "kvartal", "--output", str(output)
     )
     assert done.returncode == 0, done.stderr
     assert output.with_suffix(".ipynb").is_file()
@@ -181,58 +163,40 @@ def test_one_brief_from_one_notebook_as_a_run_makes_it(quarterly, tmp_path):
     )
     for section in ("section.indicator-table", "section.summary", "section.sources"):
         assert str(made.select_one(section)) == str(run.select_one(section)), section
-    other = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "analysis",
-            "brief",
-            "notebooks/growth.ipynb",
-            "-p",
-            "comparison_group",
-            "Landkommuner",
-            "-p",
-            "cadence",
-            "aar",
-            "-p",
-            "period",
-            "2024",
-            "--output",
-            str(tmp_path / "land.html"),
-        ],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    other = workbook(
+        "brief",
+        "notebooks/growth.ipynb",
+        "-p",
+        "comparison_group",
+        "Landkommuner",
+        "-p",
+        "cadence",
+        "aar",
+        "-p",
+        "period",
+        "2024",
+        "--output",
+        str(tmp_path / "land.html"),
     )
     assert other.returncode == 0, other.stderr
     assert "Blandt Hedensted og 31 landkommuner" in (tmp_path / "land.html").read_text(encoding="utf-8")
 
 
 def test_run_takes_every_notebook_parameter_as_an_option(tmp_path):
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "analysis",
-            "run",
-            "--cadence",
-            "aar",
-            "--period",
-            "2024",
-            "--only",
-            "growth",
-            "--comparison-group",
-            "naboer",
-            "--strategy-period",
-            "strategi-2022",
-            "--outputs",
-            str(tmp_path),
-        ],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    done = workbook(
+        "run",
+        "--cadence",
+        "aar",
+        "--period",
+        "2024",
+        "--only",
+        "growth",
+        "--comparison-group",
+        "naboer",
+        "--strategy-period",
+        "strategi-2022",
+        "--outputs",
+        str(tmp_path),
     )
     assert done.returncode == 0, done.stderr
     manifest = json.loads((tmp_path / "766/2024/aar/manifest.json").read_text())
@@ -240,13 +204,7 @@ def test_run_takes_every_notebook_parameter_as_an_option(tmp_path):
     assert manifest["parameters"]["strategy_period"] == "strategi-2022"
     html = (tmp_path / "766/2024/aar/briefs/growth.html").read_text(encoding="utf-8")
     assert "Strategi 2022" in html and "Blandt Hedensted og 2 nabokommuner" in html
-    wrong = subprocess.run(
-        [sys.executable, "-m", "analysis", "run", "--cadence", "aar", "--strategy-period", "2030"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    wrong = workbook("run", "--cadence", "aar", "--strategy-period", "2030")
     assert wrong.returncode == 2 and "--strategy-period 2030: unknown; expected one of" in wrong.stderr
 
 

@@ -14,6 +14,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import sync_playwright
 
+from conftest import workbook
+
 pytestmark = pytest.mark.e2e  # real runs in processes: `make test-fast` leaves them out
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -169,33 +171,12 @@ def test_every_brief_prints_as_a_pdf_for_the_agenda(annual):
 def test_the_archive_page_links_every_published_run(tmp_path):
     """After two runs of different periods, outputs/index.html links to both runs' briefs, PDFs and
     numbers with relative links that all resolve; `python -m analysis index` rebuilds it."""
-    import subprocess
-    import sys
 
     from bs4 import BeautifulSoup
 
-    from analysis.paths import PROJECT_ROOT
-
     for period in ("2024K4", "2025K1"):
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "analysis",
-                "run",
-                "--cadence",
-                "kvartal",
-                "--period",
-                period,
-                "--only",
-                "growth,overview",
-                "--outputs",
-                str(tmp_path),
-            ],
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=600,
+        done = workbook(
+            "run", "--cadence", "kvartal", "--period", period, "--only", "growth,overview", "--outputs", str(tmp_path)
         )
         assert done.returncode == 0, done.stderr
     index = tmp_path / "index.html"
@@ -216,11 +197,5 @@ def test_the_archive_page_links_every_published_run(tmp_path):
         "1. kvt. 2025 Kvartalsopfølgning marts 2025 ✔ 2 på rette vej ? 1 usikre ✘ 1 ikke på rette vej"
     )
     index.unlink()
-    rebuilt = subprocess.run(
-        [sys.executable, "-m", "analysis", "index", "--outputs", str(tmp_path)],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    rebuilt = workbook("index", "--outputs", str(tmp_path))
     assert rebuilt.returncode == 0 and index.is_file()

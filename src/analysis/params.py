@@ -313,11 +313,6 @@ class Unit(Strict):
     counted: bool = False
 
     @property
-    def word(self) -> str:
-        """The unit's word after a number ('' for the formats that show none)."""
-        return self.name if self.format == "amount" else ""
-
-    @property
     def best_first(self) -> bool:
         """A ranking: the lowest number is the best, and charts put it at the top."""
         return self.format == "rank"

@@ -9,8 +9,10 @@ its own with an empty namespace: nothing one notebook does reaches another, and 
 crashes takes nothing else with it.
 
 jupyter_client reaches the server through its public door for this: a *kernel provisioner*
-(`WarmProvisioner`, registered under the `jupyter_client.kernel_provisioners` entry point as
-`workbook-warm`) named in a kernel spec that the server writes into its own folder. The server is
+(`provisioner.WarmProvisioner`, registered under the `jupyter_client.kernel_provisioners` entry
+point as `workbook-warm`) named in a kernel spec that the server writes into its own folder.
+This module imports only the standard library at its top: the server runs it as its main
+module and asks for its parent-death signal before anything slow is imported. The server is
 the kernels' parent, so it alone can wait for them: it keeps one connection per kernel, over
 which the provisioner sends signals and hears the kernel's real exit status.
 
@@ -26,7 +28,6 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import select
@@ -38,9 +39,6 @@ import tempfile
 import time
 from importlib.metadata import entry_points
 from pathlib import Path
-
-from jupyter_client.provisioning import LocalProvisioner
-from traitlets import Unicode
 
 # What every notebook imports; a module that fails to import here is left for the notebook,
 # whose own import then shows the error where the analyst looks for it.
@@ -354,91 +352,6 @@ def request_kernel(address: str, argv: list[str], cwd: str, env: dict[str, str])
         raise RuntimeError(f"kernel server at {address} gave no kernel")
     client.setblocking(False)
     return int(first), client, rest
-
-
-class WarmProvisioner(LocalProvisioner):
-    """A kernel provisioner whose kernels are forked by the run's kernel server (`server`, from the
-    kernel spec's provisioner config). jupyter_client prepares the launch as for a local kernel
-    (connection file, command); the kernel's lifetime is then followed over the server connection."""
-
-    server = Unicode("", config=True, help="the Unix socket of the run's kernel server")
-
-    _connection: socket.socket | None = None
-    _exit: int | None = None
-    _heard = ""
-
-    async def launch_kernel(self, cmd: list[str], **kwargs):
-        ours = cmd[1:3] == ["-m", "ipykernel_launcher"] and Path(cmd[0]).resolve() == Path(sys.executable).resolve()
-        if not self.server or not ours:
-            return await super().launch_kernel(cmd, **kwargs)  # another kernel: launch it as usual
-        cwd = str(kwargs.get("cwd") or os.getcwd())
-        env = dict(kwargs.get("env") or os.environ)
-        pid, self._connection, self._heard = await asyncio.to_thread(request_kernel, self.server, cmd[3:], cwd, env)
-        self._exit = None
-        self.pid = self.pgid = pid
-        self.cwd = cwd
-        return self.connection_info
-
-    @property
-    def has_process(self) -> bool:
-        return self._connection is not None or super().has_process
-
-    def _listen(self) -> None:
-        """Take in what the server said; an `exit N` line is the kernel's exit status."""
-        try:
-            while chunk := self._connection.recv(256):
-                self._heard += chunk.decode("ascii", "replace")
-        except BlockingIOError:
-            pass
-        except OSError:
-            self._heard += "\nexit -9\n"  # the server is gone, and its kernels with it
-        else:
-            if "exit" not in self._heard:
-                self._heard += "\nexit -9\n"  # connection closed: the server is gone
-        words = self._heard.split()
-        if "exit" in words and words.index("exit") + 1 < len(words):
-            self._exit = int(words[words.index("exit") + 1])
-
-    async def poll(self) -> int | None:
-        if self._connection is None:
-            return await super().poll()
-        if self._exit is None:
-            self._listen()
-        return self._exit
-
-    async def wait(self) -> int | None:
-        if self._connection is None:
-            return await super().wait()
-        while await self.poll() is None:
-            await asyncio.sleep(0.05)
-        self._connection.close()
-        self._connection = None
-        return self._exit
-
-    async def send_signal(self, signum: int) -> None:
-        if self._connection is None:
-            return await super().send_signal(signum)
-        if await self.poll() is None:
-            try:
-                self._connection.sendall(f"{int(signum)}\n".encode())
-            except OSError:
-                pass  # the server is gone, and the kernel with it
-
-    async def kill(self, restart: bool = False) -> None:
-        if self._connection is None:
-            return await super().kill(restart)
-        await self.send_signal(signal.SIGKILL)
-
-    async def terminate(self, restart: bool = False) -> None:
-        if self._connection is None:
-            return await super().terminate(restart)
-        await self.send_signal(signal.SIGTERM)
-
-    async def cleanup(self, restart: bool = False) -> None:
-        if self._connection is not None:
-            self._connection.close()  # the server ends a kernel whose connection closes
-            self._connection = None
-        await super().cleanup(restart)
 
 
 def kernel_manager_class(socket_dir: str, kernel_dir: str | None = None):

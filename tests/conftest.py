@@ -76,8 +76,9 @@ def sources():
     return params.load_sources()
 
 
-def copy_project(target: Path) -> Path:
-    """A copy of the committed project in `target`/project, with ../shared beside it as in CI."""
+def copy_project(target: Path, ingested: bool = True) -> Path:
+    """A copy of the committed project in `target`/project, with ../shared beside it as in CI;
+    with the snapshot already ingested into its data/processed unless `ingested` is False."""
     import shutil
     import subprocess
 
@@ -90,7 +91,60 @@ def copy_project(target: Path) -> Path:
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(PROJECT_ROOT / name, destination)
     (target / "shared").symlink_to(SNAPSHOT_DIR.parent)
+    if ingested:
+        seed_processed(copy, ingested_snapshot())
     return copy
+
+
+_INGESTED: list[Path] = []
+
+
+def ingested_snapshot() -> Path:
+    """data/processed as an ingest of the real snapshot leaves it, made once per test session.
+    Copied into a project copy, its runs read the snapshot without ingesting it again: the
+    version is found by the content of the raw files and params, so a copy whose raw data or
+    params differ ingests as a user's checkout would."""
+    if not _INGESTED:
+        import atexit
+        import shutil
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="workbook-ingested-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        store.build(data_location(SNAPSHOT_DIR), folder / "processed")
+        _INGESTED.append(folder / "processed")
+    return _INGESTED[0]
+
+
+def seed_processed(project: Path, processed_version: Path) -> None:
+    import shutil
+
+    shutil.copytree(processed_version, project / "data" / "processed", symlinks=True, dirs_exist_ok=True)
+
+
+def command(project: Path, *args: str) -> tuple[int, str]:
+    """The command line, in this process, as if typed in `project`: (exit code, stderr).
+
+    The process's working directory and project are `project` for the call, as for
+    `cd project && python -m analysis ...`."""
+    import contextlib
+    import io
+    import os
+
+    from analysis import cli, paths
+
+    stderr = io.StringIO()
+    before = Path.cwd()
+    os.chdir(project)
+    try:
+        with paths.project(project), contextlib.redirect_stderr(stderr):
+            try:
+                code = cli.main(list(args))
+            except SystemExit as exit_:  # argparse's usage errors
+                code = exit_.code
+    finally:
+        os.chdir(before)
+    return code, stderr.getvalue()
 
 
 def workbook(*args: str) -> subprocess.CompletedProcess:

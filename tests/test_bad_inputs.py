@@ -15,7 +15,7 @@ import pytest
 
 from analysis.paths import SNAPSHOT_DIR
 
-from conftest import copy_project
+from conftest import command, copy_project
 
 pytestmark = pytest.mark.e2e  # real runs in processes: `make test-fast` leaves them out
 
@@ -236,9 +236,20 @@ def published(quarterly) -> Path:
     return quarterly / "766" / "2025K1" / "kvartal"
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_bad_input_gets_one_clear_line(case, tmp_path, published):
-    change, command, expected = CASES[case]
+# These few go through a real process, as a user's shell starts it; the rest call cli.main in
+# this process, on a copy of the project, which is what the process does after starting.
+IN_A_PROCESS = [
+    "renamed header",
+    "invalid yaml",
+    "no parameters cell",
+    "unknown cadence",
+    "mail a run that does not exist",
+]
+
+
+def _broken_project(case: str, tmp_path: Path, published: Path) -> Path:
+    """A copy of the project with the run published and the snapshot ingested, then the case's change."""
+    change = CASES[case][0]
     project = copy_project(tmp_path)
     shutil.copytree(published, project / "outputs" / "766" / "2025K1" / "kvartal")
     if isinstance(change, tuple):
@@ -250,19 +261,38 @@ def test_bad_input_gets_one_clear_line(case, tmp_path, published):
         for path, content in change.items():
             (project / path).parent.mkdir(parents=True, exist_ok=True)
             (project / path).write_bytes(content)
+    return project
+
+
+def _assert_one_clear_line(case: str, code: int, stderr: str) -> None:
+    assert code == 2, (case, stderr)
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and CASES[case][2] in last, (case, stderr)
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("case", [case for case in CASES if case not in IN_A_PROCESS])
+def test_bad_input_gets_one_clear_line(case, tmp_path, published):
+    project = _broken_project(case, tmp_path, published)
+    before = _digests(project / "outputs", project / "data" / "raw")
+    code, stderr = command(project, *CASES[case][1])
+    _assert_one_clear_line(case, code, stderr)
+    assert _digests(project / "outputs", project / "data" / "raw") == before
+
+
+@pytest.mark.parametrize("case", IN_A_PROCESS)
+def test_bad_input_through_a_real_process_gets_one_clear_line(case, tmp_path, published):
+    project = _broken_project(case, tmp_path, published)
     before = _digests(project / "outputs", project / "data" / "raw")
     done = subprocess.run(
-        [sys.executable, "-m", "analysis", *command],
+        [sys.executable, "-m", "analysis", *CASES[case][1]],
         cwd=project,
         env={**os.environ, "WORKBOOK_ROOT": str(project)},
         capture_output=True,
         text=True,
         timeout=300,
     )
-    assert done.returncode == 2, (case, done.stderr)
-    last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: ") and expected in last, (case, done.stderr)
-    assert "Traceback" not in done.stderr
+    _assert_one_clear_line(case, done.returncode, done.stderr)
     assert _digests(project / "outputs", project / "data" / "raw") == before
 
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 import analysis
+from analysis.errors import WorkbookError
 
 PACKAGE = Path(analysis.__file__).parent
 FOUNDATION = {"errors", "faults", "params", "paths", "periods", "provenance", "__init__"}
@@ -105,3 +108,31 @@ def test_every_stage_says_what_it_takes_and_gives():
     for stage in STAGES[:-1]:
         doc = ast.get_docstring(ast.parse((PACKAGE / stage / "__init__.py").read_text(encoding="utf-8")))
         assert doc and len(doc.split()) > 25, stage
+
+
+def test_project_folders_are_read_when_used_not_when_imported():
+    """`from analysis.paths import PARAMS_DIR` would keep the folder of the project the module
+    was imported under; paths.project() (and the in-process command-line tests) rely on every
+    module asking `paths.PARAMS_DIR` when it needs it."""
+    from analysis import paths
+
+    frozen = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "analysis.paths":
+                frozen += [(path.name, a.name) for a in node.names if a.name in (*paths._UNDER_ROOT, "SNAPSHOT_DIR")]
+    assert frozen == []
+
+
+def test_a_project_is_switched_for_the_block_and_restored(tmp_path):
+    from analysis import params, paths
+
+    home = paths.PROJECT_ROOT
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "strategy.yml").write_text("not: [valid\n", encoding="utf-8")
+    with paths.project(tmp_path):
+        assert paths.PARAMS_DIR == tmp_path.resolve() / "params"
+        with pytest.raises(WorkbookError, match=r"^params/strategy.yml line 2, column 1: invalid YAML"):
+            params.load_strategy()
+    assert paths.PROJECT_ROOT == home
+    assert params.load_strategy().kommune == 766

@@ -155,10 +155,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "brief":
             return _brief(args)
         if args.command == "index":
+            from analysis import paths
             from analysis.deliver.archive import build_index
-            from analysis.paths import OUTPUTS_DIR, relative
+            from analysis.paths import relative
 
-            _log(f"index: {relative(build_index(args.outputs or OUTPUTS_DIR))}")
+            _log(f"index: {relative(build_index(args.outputs or paths.OUTPUTS_DIR))}")
             return EXIT_OK
         if args.command == "check":
             return _check(args)
@@ -184,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from analysis.paths import OUTPUTS_DIR
+    from analysis import paths
     from analysis.run import runner
 
     if args.fetch and args.data:
@@ -202,7 +203,7 @@ def _run(args: argparse.Namespace) -> int:
         args.cadence,
         args.period,
         data=args.data,
-        outputs_dir=args.outputs or OUTPUTS_DIR,
+        outputs_dir=args.outputs or paths.OUTPUTS_DIR,
         log=_log,
         example_data=args.example_data,
         force=args.force,
@@ -263,12 +264,16 @@ def _fetch_all(args: argparse.Namespace, only: list[str] | None) -> list:
     """Fetch the tables that are not in Statistikbanken, then the Statbank queries; the failed outcomes."""
     import os
 
+    from analysis import paths
     from analysis.data import fetch
     from analysis.data.sources.statbank_api import StatbankClient
-    from analysis.paths import RAW_DIR, SNAPSHOT_DIR
 
     outcomes = fetch.fetch_downloads(
-        RAW_DIR, (RAW_DIR, SNAPSHOT_DIR), log=_log, mirror=os.environ.get("WORKBOOK_DOWNLOAD_MIRROR"), only=only
+        paths.RAW_DIR,
+        (paths.RAW_DIR, paths.SNAPSHOT_DIR),
+        log=_log,
+        mirror=os.environ.get("WORKBOOK_DOWNLOAD_MIRROR"),
+        only=only,
     )
     queries = fetch.load_queries()
     if only is not None:
@@ -278,7 +283,7 @@ def _fetch_all(args: argparse.Namespace, only: list[str] | None) -> list:
         outcomes += fetch.fetch_online(
             queries,
             StatbankClient(_base_url(args)),
-            RAW_DIR,
+            paths.RAW_DIR,
             log=_log,
             municipalities=sorted(areas.municipalities["code"]) if areas else None,
             areas=areas,
@@ -347,8 +352,8 @@ def _base_url(args: argparse.Namespace) -> str:
 
 
 def _fetch(args: argparse.Namespace) -> int:
+    from analysis import paths
     from analysis.data import fetch
-    from analysis.paths import RAW_DIR
 
     if args.rollback:
         from analysis.params import load_sources
@@ -357,13 +362,13 @@ def _fetch(args: argparse.Namespace) -> int:
         if spec is None:
             raise WorkbookError(f"--rollback {args.rollback}: not a table in params/sources.yml")
         for file in spec.files:
-            if (RAW_DIR / file).is_symlink():
-                version = fetch.rollback(Path(file).name, (RAW_DIR / file).parent)
+            if (paths.RAW_DIR / file).is_symlink():
+                version = fetch.rollback(Path(file).name, (paths.RAW_DIR / file).parent)
                 _log(f"{args.rollback}: {version} is current again")
                 return EXIT_OK
         raise WorkbookError(f"--rollback {args.rollback}: no fetched versions in data/raw/{spec.files[0]}")
     if args.snapshot:
-        outcomes = fetch.fetch_offline(args.snapshot, RAW_DIR, log=_log)
+        outcomes = fetch.fetch_offline(args.snapshot, paths.RAW_DIR, log=_log)
         failed = [o for o in outcomes if o.status == "failed"]
     else:
         only = args.only.split(",") if args.only else None

@@ -11,16 +11,40 @@ Example::
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, wraps
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from analysis import paths
 from analysis.errors import WorkbookError
-from analysis.paths import PARAMS_DIR, relative
+from analysis.paths import relative
+
+
+def _per_params_dir(maxsize: int):
+    """lru_cache keyed on the params folder, which is the project's (paths.PARAMS_DIR) at call
+    time when the caller names none: a process pointed at another project reads that one's."""
+
+    def decorate(function):
+        cached = lru_cache(maxsize=maxsize)(function)
+        signature = inspect.signature(function)
+
+        @wraps(function)
+        def wrapper(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            if bound.arguments.get("params_dir") is None:
+                bound.arguments["params_dir"] = paths.PARAMS_DIR
+            return cached(*bound.args, **bound.kwargs)
+
+        wrapper.cache_clear = cached.cache_clear
+        return wrapper
+
+    return decorate
+
 
 # libyaml's safe loader where PyYAML was built with it (about five times faster), else PyYAML's own.
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -331,12 +355,12 @@ class Units(Strict):
         return data
 
 
-@lru_cache(maxsize=8)
-def load_units(params_dir: Path = PARAMS_DIR) -> Units:
+@_per_params_dir(maxsize=8)
+def load_units(params_dir: Path | None = None) -> Units:
     return load_model(params_dir / "units.yml", Units)
 
 
-def unit(name: str | Unit | None, params_dir: Path = PARAMS_DIR) -> Unit:
+def unit(name: str | Unit | None, params_dir: Path | None = None) -> Unit:
     """A unit by its name in params/units.yml (a Unit is returned as it is; None is a plain count)."""
     if isinstance(name, Unit):
         return name
@@ -574,8 +598,8 @@ class Comparison(Strict):
     groups: dict[str, GroupSpec]
 
 
-@lru_cache(maxsize=4)
-def load_comparison(params_dir: Path = PARAMS_DIR) -> Comparison:
+@_per_params_dir(maxsize=4)
+def load_comparison(params_dir: Path | None = None) -> Comparison:
     return load_model(params_dir / "comparison.yml", Comparison)
 
 
@@ -597,8 +621,8 @@ class Regions(Strict):
         raise WorkbookError(f"params/regions.yml: kommune {kommune} is in no region")
 
 
-@lru_cache(maxsize=4)
-def load_regions(params_dir: Path = PARAMS_DIR) -> Regions:
+@_per_params_dir(maxsize=4)
+def load_regions(params_dir: Path | None = None) -> Regions:
     regions = load_model(params_dir / "regions.yml", Regions)
     seen: dict[int, str] = {}
     for code_, region in regions.regions.items():
@@ -660,8 +684,8 @@ def load_model(path: Path, model: type[Strict], context: dict | None = None):
         raise WorkbookError(f"{name}: {where}: {message}") from None
 
 
-@lru_cache(maxsize=8)
-def load_sources(params_dir: Path = PARAMS_DIR) -> Sources:
+@_per_params_dir(maxsize=8)
+def load_sources(params_dir: Path | None = None) -> Sources:
     sources = load_model(params_dir / "sources.yml", Sources)
     units = load_units(params_dir).units
     for table, spec in sources.tables.items():
@@ -673,13 +697,13 @@ def load_sources(params_dir: Path = PARAMS_DIR) -> Sources:
     return sources
 
 
-@lru_cache(maxsize=8)
-def load_strategy(params_dir: Path = PARAMS_DIR) -> Strategy:
+@_per_params_dir(maxsize=8)
+def load_strategy(params_dir: Path | None = None) -> Strategy:
     return load_model(params_dir / "strategy.yml", Strategy)
 
 
-@lru_cache(maxsize=8)
-def load_queries(params_dir: Path = PARAMS_DIR) -> Queries:
+@_per_params_dir(maxsize=8)
+def load_queries(params_dir: Path | None = None) -> Queries:
     queries = load_model(params_dir / "queries.yml", Queries)
     sources = load_sources(params_dir)
     name = relative(params_dir / "queries.yml")
@@ -697,8 +721,8 @@ def load_queries(params_dir: Path = PARAMS_DIR) -> Queries:
     return queries
 
 
-@lru_cache(maxsize=8)
-def load_indicators(params_dir: Path = PARAMS_DIR) -> Indicators:
+@_per_params_dir(maxsize=8)
+def load_indicators(params_dir: Path | None = None) -> Indicators:
     registry = load_model(params_dir / "indicators.yml", Indicators, {"units": load_units(params_dir).units})
     strategy = load_strategy(params_dir)
     sources = load_sources(params_dir)
@@ -786,8 +810,8 @@ def _check_no_cycle(indicator_id: str, registry: Indicators, path: tuple[str, ..
             _check_no_cycle(series.indicator, registry, (*path, indicator_id), name)
 
 
-@lru_cache(maxsize=8)
-def load_runs(params_dir: Path = PARAMS_DIR) -> Runs:
+@_per_params_dir(maxsize=8)
+def load_runs(params_dir: Path | None = None) -> Runs:
     runs = load_model(params_dir / "runs.yml", Runs)
     strategy = load_strategy(params_dir)
     for cadence, jobs in runs.cadences.items():
@@ -838,8 +862,8 @@ class Council:
         return self.targets.get(indicator.id, [])
 
 
-@lru_cache(maxsize=128)
-def load_council(kommune: str, params_dir: Path = PARAMS_DIR) -> Council:
+@_per_params_dir(maxsize=128)
+def load_council(kommune: str, params_dir: Path | None = None) -> Council:
     """The strategy and targets that apply to a municipality's briefs."""
     main = load_strategy(params_dir)
     registry = load_indicators(params_dir)

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import subprocess
 
-from analysis.paths import PROJECT_ROOT
+from analysis import paths
 
 
 def git_commit() -> str:
     """The commit of the checkout, with '+' when it has uncommitted changes; '' outside git."""
     try:
         head = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=paths.PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=PROJECT_ROOT,
+            cwd=paths.PROJECT_ROOT,
             capture_output=True,
             text=True,
             check=True,

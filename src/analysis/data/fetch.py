@@ -8,8 +8,8 @@ response (an HTML page, a wrong header, a truncated body) never replaces a good 
 
 Example::
 
-    outcomes = fetch_online(load_queries(), StatbankClient(), RAW_DIR)
-    outcomes = fetch_offline(Path("../shared/data"), RAW_DIR)
+    outcomes = fetch_online(load_queries(), StatbankClient(), paths.RAW_DIR)
+    outcomes = fetch_offline(Path("../shared/data"), paths.RAW_DIR)
 """
 
 from __future__ import annotations
@@ -27,10 +27,11 @@ from pathlib import Path
 
 import requests
 
+from analysis import paths
 from analysis.data.sources.statbank_api import Query, StatbankClient, Unreachable, _reason
 from analysis.errors import WorkbookError
 from analysis.params import load_sources
-from analysis.paths import PARAMS_DIR, relative
+from analysis.paths import relative
 
 LICENCE = "Danmarks Statistik: fri genbrug, også kommercielt, med kildeangivelse (svarer til CC BY 4.0)"
 BOM = b"\xef\xbb\xbf"
@@ -43,11 +44,11 @@ class Outcome:
     detail: str = ""
 
 
-def load_queries(params_dir: Path = PARAMS_DIR) -> list[Query]:
+def load_queries(params_dir: Path | None = None) -> list[Query]:
     """The queries of params/queries.yml, checked by their model (one line naming the file on a mistake)."""
     from analysis.params import load_queries as load
 
-    return [Query.of(name, spec) for name, spec in load(params_dir).queries.items()]
+    return [Query.of(name, spec) for name, spec in load(params_dir or paths.PARAMS_DIR).queries.items()]
 
 
 def check_csv(content: bytes, content_type: str, body: dict) -> str:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from analysis import __version__, faults
+from analysis import __version__, faults, paths
 from analysis.data.processed import (
     AREAS,
     COLUMNS,
@@ -46,7 +46,7 @@ from analysis.data.processed import (
 from analysis.data.sources.manual import manual_file
 from analysis.errors import WorkbookError
 from analysis.params import KINDS, TableSpec, load_indicators, load_sources, load_strategy
-from analysis.paths import PARAMS_DIR, PROCESSED_DIR, relative
+from analysis.paths import relative
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -118,7 +118,7 @@ def fingerprint(inputs: list[RawInput]) -> str:
         "format": 3,  # the layout of ingest.json and the processed tables
         "version": __version__,
         "params": {
-            name: sha256_of(PARAMS_DIR / name)
+            name: sha256_of(paths.PARAMS_DIR / name)
             for name in ("sources.yml", "queries.yml", "indicators.yml", "strategy.yml", "units.yml")
         },
         "inputs": {i.table: i.sha256 for i in inputs},
@@ -238,7 +238,7 @@ class Derived:
 Derive = Callable[["pd.DataFrame", "Areas"], Derived]
 
 
-def ingest(location: DataLocation, derive: Derive, out_dir: Path = PROCESSED_DIR, force: bool = False) -> IngestResult:
+def ingest(location: DataLocation, derive: Derive, out_dir: Path | None = None, force: bool = False) -> IngestResult:
     """Rebuild the processed data from the raw files unless they are unchanged since the last
     ingest and the processed files still have the hashes recorded with them.
 
@@ -247,6 +247,7 @@ def ingest(location: DataLocation, derive: Derive, out_dir: Path = PROCESSED_DIR
     mix; an ingest killed halfway leaves the old version current."""
     from filelock import FileLock
 
+    out_dir = out_dir or paths.PROCESSED_DIR
     inputs = resolve_inputs(location)
     key = fingerprint(inputs)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -334,11 +335,12 @@ def _clean(out_dir: Path) -> None:
 _LOADED: dict[tuple[Path, str], Processed] = {}
 
 
-def load_processed(location: DataLocation, derive: Derive, processed_dir: Path = PROCESSED_DIR) -> Processed:
+def load_processed(location: DataLocation, derive: Derive, processed_dir: Path | None = None) -> Processed:
     """The processed tables for this location: read from disk when current, else built in memory.
 
     Notebooks call this; they never write to data/. A run ingests first, so it reads from disk.
     """
+    processed_dir = processed_dir or paths.PROCESSED_DIR
     inputs = resolve_inputs(location)
     key = fingerprint(inputs)
     import pandas as pd

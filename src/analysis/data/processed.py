@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from analysis import paths
 from analysis.errors import WorkbookError
-from analysis.paths import PROCESSED_DIR, RAW_DIR, SNAPSHOT_DIR, relative
+from analysis.paths import relative
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -96,15 +97,15 @@ def data_location(data: str | Path | None = None) -> DataLocation:
         if not folder.is_dir():
             raise WorkbookError(f"--data {data}: no such folder")
         return DataLocation((folder,))
-    return DataLocation((RAW_DIR, SNAPSHOT_DIR))
+    return DataLocation((paths.RAW_DIR, paths.SNAPSHOT_DIR))
 
 
-def current_dir(processed_dir: Path = PROCESSED_DIR) -> Path:
+def current_dir(processed_dir: Path | None = None) -> Path:
     """The version of the processed data that is in use: data/processed/current, a link."""
-    return processed_dir / CURRENT
+    return (processed_dir or paths.PROCESSED_DIR) / CURRENT
 
 
-def read_manifest(processed_dir: Path = PROCESSED_DIR) -> dict:
+def read_manifest(processed_dir: Path | None = None) -> dict:
     path = current_dir(processed_dir) / MANIFEST
     try:
         return json.loads(path.read_text(encoding="utf-8"))

@@ -38,10 +38,10 @@ import css_inline
 from bs4 import BeautifulSoup
 from pydantic import field_validator
 
-from analysis import faults
+from analysis import faults, paths
 from analysis.errors import WorkbookError
 from analysis.params import Strict, load_model, load_strategy
-from analysis.paths import PARAMS_DIR, relative
+from analysis.paths import relative
 from analysis.periods import label, parse_period
 
 MAX_HTML_BYTES = 100_000  # Gmail clips a body larger than about 102 KB
@@ -121,15 +121,17 @@ def _address(value: str) -> str:
     return value
 
 
-def recipients_kommune(params_dir: Path = PARAMS_DIR) -> str:
+def recipients_kommune(params_dir: Path | None = None) -> str:
     """The municipality whose groups params/recipients.yml names."""
+    params_dir = params_dir or paths.PARAMS_DIR
     data = load_model(params_dir / "recipients.yml", RecipientFile)
     return f"{data.kommune or load_strategy(params_dir).kommune:03d}"
 
 
-def recipients(params_dir: Path = PARAMS_DIR) -> tuple[str, dict[str, list[str]]]:
+def recipients(params_dir: Path | None = None) -> tuple[str, dict[str, list[str]]]:
     """The sender and the addresses per group: committed examples, then local file, then environment.
     Every file and address is checked: a mistake is one line naming the file and the entry."""
+    params_dir = params_dir or paths.PARAMS_DIR
     data = load_model(params_dir / "recipients.yml", RecipientFile)
     sender, groups = data.sender, dict(data.recipients)
     local = params_dir / "recipients.local.yml"

@@ -18,10 +18,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from analysis import paths
 from analysis.data import ingest as ingest_
 from analysis.data.processed import DataLocation, Processed
 from analysis.params import load_indicators, load_sources
-from analysis.paths import PROCESSED_DIR
 from analysis.periods import code, parse_period
 
 if TYPE_CHECKING:
@@ -68,11 +68,11 @@ def population_gaps(
     return gaps
 
 
-def build(location: DataLocation, out_dir: Path = PROCESSED_DIR, force: bool = False) -> ingest_.IngestResult:
+def build(location: DataLocation, out_dir: Path | None = None, force: bool = False) -> ingest_.IngestResult:
     """Ingest the raw files of `location` with the indicator table, unless nothing changed."""
-    return ingest_.ingest(location, derive, out_dir, force)
+    return ingest_.ingest(location, derive, out_dir or paths.PROCESSED_DIR, force)
 
 
-def load(location: DataLocation, processed_dir: Path = PROCESSED_DIR) -> Processed:
+def load(location: DataLocation, processed_dir: Path | None = None) -> Processed:
     """The processed data of `location`: the current version, or built in memory when stale."""
-    return ingest_.load_processed(location, derive, processed_dir)
+    return ingest_.load_processed(location, derive, processed_dir or paths.PROCESSED_DIR)

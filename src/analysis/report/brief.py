@@ -23,13 +23,12 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from pydantic import Field, ValidationError, field_validator
 
-from analysis import __version__, params
+from analysis import __version__, params, paths
 from analysis.data.processed import MANUAL_PREFIX, Processed, data_location
 from analysis.errors import WorkbookError
 from analysis.indicators import selection, store, targets
 from analysis.indicators.figures import Figures, Scope, select
 from analysis.params import THEMES, Strict
-from analysis.paths import PROJECT_ROOT
 from analysis.periods import CADENCE_LABELS, CADENCES, code, date_label, label, parse_period
 from analysis.provenance import git_commit
 from analysis.report import charts, fmt, narrative, status_words
@@ -573,7 +572,7 @@ class Brief:
         previous = self.parameters.previous_run
         if not previous:
             return self._render("changes.html.j2", previous_label="", found=[], names={})
-        path = PROJECT_ROOT / previous  # relative to the project (an absolute path stays as it is)
+        path = paths.PROJECT_ROOT / previous  # relative to the project (an absolute path stays as it is)
         manifest = json.loads(path.read_text(encoding="utf-8"))
         freq = "Q" if self.parameters.cadence == "kvartal" else "Y"
         previous_label = label(parse_period(manifest["period"], freq))

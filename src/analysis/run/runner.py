@@ -31,11 +31,11 @@ from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 from pathlib import Path
 
-from analysis import __version__, faults, params
+from analysis import __version__, faults, params, paths
 from analysis.data.processed import current_dir, data_location, read_manifest
 from analysis.errors import WorkbookError
 from analysis.indicators import store
-from analysis.paths import NOTEBOOKS_DIR, OUTPUTS_DIR, PARAMS_DIR, PROCESSED_DIR, PROJECT_ROOT, TEMPLATES_DIR, relative
+from analysis.paths import TEMPLATES_DIR, relative
 from analysis.periods import CADENCES, check_period_text
 from analysis.provenance import git_commit
 from analysis.run import kernels
@@ -260,8 +260,8 @@ def run(
     cadence: str,
     period_text: str,
     data: str | None = None,
-    outputs_dir: Path = OUTPUTS_DIR,
-    processed_dir: Path = PROCESSED_DIR,
+    outputs_dir: Path | None = None,
+    processed_dir: Path | None = None,
     log: Callable[[str], None] = print,
     example_data: bool = False,
     force: bool = False,
@@ -281,6 +281,7 @@ def run(
     keeps the named jobs of the run plan. `executor="dask"` runs the jobs on the Dask cluster whose
     scheduler is at `scheduler` instead of the local pool.
     """
+    outputs_dir, processed_dir = outputs_dir or paths.OUTPUTS_DIR, processed_dir or paths.PROCESSED_DIR
     if cadence not in CADENCES:
         raise WorkbookError(f"--cadence {cadence}: unknown cadence; expected one of {', '.join(CADENCES)}")
     if timeout <= 0:
@@ -304,9 +305,9 @@ def run(
     if not plan:
         raise WorkbookError(f"params/runs.yml: no jobs for cadence {cadence}")
     for job in plan:
-        if not (PROJECT_ROOT / job.notebook).is_file():
+        if not (paths.PROJECT_ROOT / job.notebook).is_file():
             raise WorkbookError(f"params/runs.yml: job {job.name}: notebook {job.notebook} not found")
-        check_notebook_parameters(PROJECT_ROOT / job.notebook, committee=job.theme == "committee")
+        check_notebook_parameters(paths.PROJECT_ROOT / job.notebook, committee=job.theme == "committee")
 
     location = data_location(data)
     result = store.build(location, processed_dir)
@@ -321,9 +322,9 @@ def run(
     commit = git_commit()
     inputs = {table: entry["sha256"] for table, entry in sorted(processed["inputs"].items())}
     params_hashes = {
-        relative(p): file_digest(p) for p in sorted(PARAMS_DIR.rglob("*.yml")) if p.name != "recipients.local.yml"
+        relative(p): file_digest(p) for p in sorted(paths.PARAMS_DIR.rglob("*.yml")) if p.name != "recipients.local.yml"
     }
-    code_hashes = params_hashes | {job.notebook: file_digest(PROJECT_ROOT / job.notebook) for job in plan}
+    code_hashes = params_hashes | {job.notebook: file_digest(paths.PROJECT_ROOT / job.notebook) for job in plan}
     package_code = code_digest()
     parameters = {
         "cadence": cadence,
@@ -389,12 +390,17 @@ def run(
                 job_parameters = unit_parameters | {
                     "theme": job.theme,
                     "git_commit": commit,
-                    "previous_run": os.path.relpath(previous, PROJECT_ROOT) if previous else "",
+                    "previous_run": os.path.relpath(previous, paths.PROJECT_ROOT) if previous else "",
                 }
                 if job.committee:
                     job_parameters["committee"] = job.committee
                 key = job_key(
-                    PROJECT_ROOT / job.notebook, job_parameters, data_fingerprint, package_code, params_hashes, versions
+                    paths.PROJECT_ROOT / job.notebook,
+                    job_parameters,
+                    data_fingerprint,
+                    package_code,
+                    params_hashes,
+                    versions,
                 )
                 job_parameters["run_id"] = key[:12]  # the brief's own identity, the same when it is reused
                 unit.planned.append((job, job_parameters, key))
@@ -559,14 +565,14 @@ def make_brief(
     result = store.build(location)
     log(f"ingest: {'unchanged' if result.skipped else 'rebuilt'}, {result.rows:,} observations")
     name = path.stem
-    output = output or OUTPUTS_DIR / "briefs" / f"{name}-{merged.get('period', 'latest')}.html"
+    output = output or paths.OUTPUTS_DIR / "briefs" / f"{name}-{merged.get('period', 'latest')}.html"
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="workbook-brief-") as folder:
         (Path(folder) / "executed").mkdir()
         (Path(folder) / "briefs").mkdir()
         _import_execution_modules()
         with kernels.server(tuple(map(str, location.folders))) as server:
-            job = {"name": name, "notebook": os.path.relpath(path, PROJECT_ROOT)}
+            job = {"name": name, "notebook": os.path.relpath(path, paths.PROJECT_ROOT)}
             done = _execute(
                 job, parameters | {"git_commit": git_commit()}, folder, timeout, server.kernel_dir if server else None
             )
@@ -715,7 +721,7 @@ class Dask:
 
     def __init__(self, scheduler: str, data_fingerprint: str) -> None:
         self.scheduler = scheduler
-        self.expected = {"root": str(PROJECT_ROOT), "data": data_fingerprint}
+        self.expected = {"root": str(paths.PROJECT_ROOT), "data": data_fingerprint}
 
     def execute(self, to_run, timeout: int):
         try:
@@ -760,10 +766,10 @@ def _execute_elsewhere(
     """One job on another engine's worker: run it in a folder of its own and send the files back
     with the outcome. A worker that sees another project or other processed data refuses it."""
     refused = None
-    if str(PROJECT_ROOT) != expected["root"]:
-        refused = f"worker {socket.gethostname()} sees the project at {PROJECT_ROOT}, not {expected['root']}"
-    elif read_manifest(PROCESSED_DIR).get("fingerprint") != expected["data"]:
-        refused = f"worker {socket.gethostname()} sees other processed data in {PROCESSED_DIR}"
+    if str(paths.PROJECT_ROOT) != expected["root"]:
+        refused = f"worker {socket.gethostname()} sees the project at {paths.PROJECT_ROOT}, not {expected['root']}"
+    elif read_manifest(paths.PROCESSED_DIR).get("fingerprint") != expected["data"]:
+        refused = f"worker {socket.gethostname()} sees other processed data in {paths.PROCESSED_DIR}"
     if refused:
         return JobOutcome(job["name"], job["notebook"], "failed", error=refused), {}
     with tempfile.TemporaryDirectory(prefix="workbook-job-") as folder:
@@ -839,13 +845,13 @@ def _execute(job: dict, parameters: dict, build: str, timeout: int, kernel_dir: 
     socket_dir = kernels.short_tempdir("workbook-kernel-")
     try:
         notebook = papermill.execute_notebook(
-            str(PROJECT_ROOT / notebook_path),
+            str(paths.PROJECT_ROOT / notebook_path),
             str(executed),
             parameters=parameters,
             kernel_name=KERNEL,
             progress_bar=False,
             log_output=False,
-            cwd=str(NOTEBOOKS_DIR),
+            cwd=str(paths.NOTEBOOKS_DIR),
             execution_timeout=timeout,
             kernel_manager_class=kernels.kernel_manager_class(socket_dir, kernel_dir),
         )

@@ -10,7 +10,7 @@ Example::
 
 from __future__ import annotations
 
-from analysis import params
+from analysis import params, paths
 from analysis.data.ingest import find_table, manual_folder
 from analysis.data.processed import DataLocation
 from analysis.data.sources.classification import read_komgrp
@@ -19,7 +19,6 @@ from analysis.data.sources.noegletal import read_noegletal_csv
 from analysis.data.sources.statbank import read_statbank_csv
 from analysis.errors import WorkbookError
 from analysis.params import KINDS
-from analysis.paths import PARAMS_DIR, PROJECT_ROOT
 
 
 def problems(location: DataLocation) -> list[str]:
@@ -42,12 +41,14 @@ def problems(location: DataLocation) -> list[str]:
     from analysis.run.runner import check_notebook_parameters
 
     load_comparison.cache_clear()
-    attempt(lambda: load_comparison(PARAMS_DIR))
+    attempt(lambda: load_comparison(paths.PARAMS_DIR))
     if runs is not None:
         for jobs in runs.cadences.values():
             for job in jobs:
                 attempt(
-                    lambda job=job: check_notebook_parameters(PROJECT_ROOT / job.notebook, job.theme == "committee")
+                    lambda job=job: check_notebook_parameters(
+                        paths.PROJECT_ROOT / job.notebook, job.theme == "committee"
+                    )
                 )
     if sources is None:
         return found

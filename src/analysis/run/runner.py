@@ -729,6 +729,7 @@ class Dask:
             from distributed import as_completed as dask_completed
         except ImportError:
             raise WorkbookError("--executor dask: Dask is not installed; pip install -e '.[dask]'") from None
+        _probe(self.scheduler)
         try:
             client = Client(self.scheduler, timeout="10s", set_as_default=False)
         except (OSError, TimeoutError, ValueError) as err:
@@ -758,6 +759,26 @@ class Dask:
                 for name, content in files.items():
                     (unit.build / name).write_bytes(content)
                 yield (job, job_parameters, key, unit), done
+
+
+def _probe(scheduler: str) -> None:
+    """A scheduler address where nothing listens is refused at once; Client would retry for its
+    whole timeout first."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(scheduler if "://" in scheduler else f"tcp://{scheduler}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return  # Client says what is wrong with the address
+    if parts.scheme not in ("tcp", "tls") or not host or not port:
+        return
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as err:
+        raise WorkbookError(
+            f"--scheduler {scheduler}: no Dask scheduler answered ({err.strerror or type(err).__name__})"
+        ) from None
 
 
 def _execute_elsewhere(

@@ -169,17 +169,57 @@ def read_all(inputs: list[RawInput]) -> tuple[pd.DataFrame, Areas, pd.DataFrame]
             frame = _read_once(
                 raw, spec, by_table["KOMGRP"].sha256, lambda raw=raw: read_noegletal_csv(raw.path, areas)
             )
-        frames.append(frame.assign(measure=spec.measure or raw.table, unit=spec.unit, **provenance))
-    observations = pd.concat(frames, ignore_index=True)
+        labels = {"measure": spec.measure or raw.table, "unit": spec.unit, **provenance}
+        frames.append(frame.assign(**{column: _same_text(value, len(frame)) for column, value in labels.items()}))
+    return _combine(frames), areas, qualitative
+
+
+def _combine(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The tables' rows in one frame. Text columns are joined as categories (a code per row), never
+    as a string per row: the million rows of FLY66 stay a few MB a column."""
+    import pandas as pd
+    from pandas.api.types import union_categoricals
+
     own = sorted({c for f in frames for c in f.columns} - set(COLUMNS))
-    for column in ("n", "suppressed", *own):
-        if column not in observations:
-            observations[column] = pd.NA
+    text = ("table", "measure", "area", "period", "unit", "source_file", "source_sha256", *own)
+    columns = {}
+    for column in (*COLUMNS, *own):
+        parts = [f[column] if column in f else pd.Series(pd.NA, index=f.index, dtype=object) for f in frames]
+        if column in text:
+            joined = union_categoricals([_text_categories(part) for part in parts], sort_categories=True)
+            columns[column] = pd.Categorical.from_codes(
+                joined.codes, categories=pd.Index(joined.categories, dtype="string")
+            )
+        else:
+            columns[column] = pd.concat(parts, ignore_index=True)
+    observations = pd.DataFrame(columns)
     observations["n"] = observations["n"].astype("Float64")
     observations["suppressed"] = observations["suppressed"].astype("boolean").fillna(False).astype(bool)
-    for column in ("table", "measure", "area", "period", "unit", "source_file", "source_sha256", *own):
-        observations[column] = observations[column].astype("string").astype("category")
-    return observations[[*COLUMNS, *own]], areas, qualitative
+    return observations
+
+
+def _same_text(value: str | None, rows: int) -> pd.Categorical:
+    """One text on every row, as a category: a code a row, where a string column holds a pointer a row."""
+    import numpy as np
+    import pandas as pd
+
+    if value is None:
+        return pd.Categorical.from_codes(np.full(rows, -1, dtype=np.int8), categories=pd.Index([], dtype=object))
+    return pd.Categorical.from_codes(np.zeros(rows, dtype=np.int8), categories=pd.Index([value], dtype=object))
+
+
+def _text_categories(values: pd.Series) -> pd.Categorical:
+    """A column as categories of plain text (a missing cell stays missing)."""
+    import pandas as pd
+
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        texts = [str(c) for c in values.cat.categories]
+        if len(set(texts)) == len(texts):
+            return pd.Categorical.from_codes(values.cat.codes, categories=pd.Index(texts, dtype=object))
+    as_text = values.astype("string").astype("category")
+    return pd.Categorical.from_codes(
+        as_text.cat.codes, categories=pd.Index([str(c) for c in as_text.cat.categories], dtype=object)
+    )
 
 
 _READ: dict[tuple[str, str, str], pd.DataFrame] = {}  # (sha256, spec, areas' sha256) -> a raw table as read

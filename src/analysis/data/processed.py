@@ -117,6 +117,8 @@ def read_manifest(processed_dir: Path | None = None) -> dict:
 
 def table_sums(observations: pd.DataFrame) -> pd.DataFrame:
     """Each raw table's figures summed per area and period (over ages, origins, ...): table, area, period, value."""
-    rows = observations[~observations["table"].astype(str).str.startswith(MANUAL_PREFIX)]
+    tables = observations["table"]
+    manual = [t for t in tables.cat.categories if str(t).startswith(MANUAL_PREFIX)]  # asked of the few categories
+    rows = observations[~tables.isin(manual).to_numpy()]
     sums = rows.groupby(["table", "area", "period"], observed=True, as_index=False)["value"].sum(min_count=1)
     return sums.astype({"table": str, "area": str, "period": str})

@@ -174,26 +174,29 @@ class _Engine:
         source = self.sources.tables[table]
         if rows.empty:
             return _no_rows()
+        keep = np.ones(len(rows), dtype=bool)  # one mask, one copy of the rows it keeps
         for column, values in spec.filter.items():
-            rows = rows[_member(rows, column, values, table)]
+            keep &= _member(rows, column, values, table).to_numpy()
         for column, values in spec.exclude.items():
-            rows = rows[~_member(rows, column, values, table)]
+            keep &= ~_member(rows, column, values, table).to_numpy()
+        rows = rows[keep]
         if rows.empty:
             raise WorkbookError(f"the filter leaves no figures in {table}")
-        area = rows[spec.area].astype(str)
         values = rows["value"].astype(float)
         if spec.weight:
             values = values * _weights(rows, spec.weight, table)
         suppressed = rows["suppressed"].fillna(False).astype(bool) if "suppressed" in rows else False
+        # Areas and periods stay categories (a code per row, not a string) until the rows are
+        # summed to one per area and period: a table of a million rows is grouped in little memory.
         frame = pd.DataFrame(
             {
-                "area": area.to_numpy(),
-                "period": rows["period"].astype(str).to_numpy(),
+                "area": _as_text_categories(rows[spec.area]),
+                "period": _as_text_categories(rows["period"]),
                 "value": values.to_numpy(),
                 "suppressed": np.asarray(suppressed, dtype=bool),
             }
         )
-        grouped = frame.groupby(["area", "period"], sort=True)
+        grouped = frame.groupby(["area", "period"], sort=True, observed=True)
         if unique:
             sizes = grouped.size()
             if (sizes > 1).any():
@@ -207,10 +210,23 @@ class _Engine:
                     f"(by {', '.join(left) or 'an unfiltered column'}); filter them, or use kind sum"
                 )
         summed = grouped.agg(value=("value", "sum"), suppressed=("suppressed", "any")).reset_index()
+        summed["area"], summed["period"] = summed["area"].astype(str), summed["period"].astype(str)
         summed.loc[summed["suppressed"], "value"] = np.nan
         summed["n"] = np.nan
         summed["date"] = dates_of(summed["period"], stock=source.time == "start")
         return summed
+
+
+def _as_text_categories(column: pd.Series) -> pd.Categorical:
+    """A column as categories whose values are text, with the categories in text order."""
+    categorical = column.astype("category").cat.remove_unused_categories()
+    texts = [str(c) for c in categorical.cat.categories]
+    renamed = (
+        categorical.cat.rename_categories(texts)
+        if len(set(texts)) == len(texts)
+        else column.astype(str).astype("category")
+    )
+    return pd.Categorical(renamed, categories=sorted(set(texts)), ordered=False)
 
 
 def _no_rows() -> pd.DataFrame:
@@ -236,7 +252,11 @@ def _member(rows: pd.DataFrame, column: str, values: list[str] | Range, table: s
         shown = ", ".join(sorted(present)[:12]) + (" ..." if len(present) > 12 else "")
         what = f"value '{missing[0]}'" if missing else f"values in {values.describe()}"
         raise WorkbookError(f"{table} has no {what} in column {column}; it has {shown}")
-    return rows[column].astype(str).isin(wanted)
+    cells = rows[column]
+    if isinstance(cells.dtype, pd.CategoricalDtype):  # compare the few categories, not every cell
+        wanted_categories = [c for c in cells.cat.categories if str(c) in set(wanted)]
+        return cells.isin(wanted_categories)
+    return cells.astype(str).isin(wanted)
 
 
 def _weights(rows: pd.DataFrame, column: str, table: str) -> pd.Series:

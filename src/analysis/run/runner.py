@@ -32,6 +32,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from analysis import __version__, faults, params, paths
+from analysis.data.ingest import input_record
 from analysis.data.processed import current_dir, data_location, read_manifest
 from analysis.errors import WorkbookError
 from analysis.indicators import store
@@ -313,6 +314,9 @@ def run(
     result = store.build(location, processed_dir)
     log(f"ingest: {'unchanged' if result.skipped else 'rebuilt'}, {result.rows:,} observations")
     processed = read_manifest(processed_dir)
+    # The files this run resolved: the same bytes as the processed version was made from (that is
+    # how it was found current), but perhaps at another place, as after `fetch --from`.
+    processed["inputs"] = {raw.table: input_record(raw) for raw in result.inputs}
     period_code = resolve_period_code(processed["periods"][cadence], cadence, requested)
     groups = [*params.load_comparison().groups, *processed["groups"]]
     if comparison_group not in groups:

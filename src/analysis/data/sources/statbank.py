@@ -52,20 +52,27 @@ def sidecar_of(path: Path) -> dict | None:
         raise WorkbookError(f"{relative(sidecar)}: not a readable sidecar ({str(err).splitlines()[0]})") from None
 
 
+CHUNK_ROWS = 100_000  # rows parsed at a time
+
+
 def read_statbank_csv(path: Path, spec: TableSpec, areas: Areas, sidecar: dict | None = None) -> pd.DataFrame:
     """Read one API-layout CSV into tidy columns, checking every cell the workbook relies on."""
     name = relative(path)
     if sidecar is None:
         sidecar = sidecar_of(path)
     text = read_text(path)
-    lines = text.split("\n", 2)
+    second_end = text.find("\n", text.find("\n") + 1)
+    lines = text[: second_end if second_end >= 0 else len(text)].split("\n")  # the header and the first row
     header = lines[0].rstrip("\r").split(";")
     variables = _variables(header, spec, sidecar, name)
     if len(lines) > 1 and lines[1].strip() and lines[1].count(";") != len(header) - 1:
         # pandas would take a first line with a field too many as one with a row index
         raise WorkbookError(f"{name} line 2: {lines[1].count(';') + 1} fields; expected {len(header)}")
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=";", dtype=str, keep_default_na=False, engine="c")
+        data = text.encode("utf-8")
+        del text  # the parse below holds the bytes only
+        frame = _read_cells(data, header[:-1])
+        del data
     except pd.errors.ParserError as err:
         raise WorkbookError(f"{name}: {_parser_message(err)}") from None
     if frame.empty:
@@ -87,6 +94,29 @@ def read_statbank_csv(path: Path, spec: TableSpec, areas: Areas, sidecar: dict |
     keys = [c for c in tidy.columns if c not in ("value", "suppressed")]
     _check_duplicates(tidy, keys, name)
     return tidy
+
+
+def _read_cells(data: bytes, variables: list[str]) -> pd.DataFrame:
+    """The cells as text, the variables' columns as categories. Read in chunks from bytes: a
+    StringIO holds four bytes a character, and a million rows of text cells take hundreds of MB
+    where their few distinct values as categories take a few. (The parser's own dtype "category"
+    would take "01" and "1" for the same number.)"""
+    from pandas.api.types import union_categoricals
+
+    parts = []
+    for chunk in pd.read_csv(
+        io.BytesIO(data), sep=";", dtype=str, keep_default_na=False, engine="c", encoding="utf-8", chunksize=CHUNK_ROWS
+    ):
+        parts.append(chunk.astype({column: "category" for column in variables if column in chunk}))
+    if len(parts) == 1:
+        return parts[0]
+    columns = {}
+    for column in parts[0].columns:
+        if isinstance(parts[0][column].dtype, pd.CategoricalDtype):
+            columns[column] = union_categoricals([part[column] for part in parts], sort_categories=True)
+        else:
+            columns[column] = pd.concat([part[column] for part in parts], ignore_index=True)
+    return pd.DataFrame(columns)
 
 
 def _variables(

@@ -50,10 +50,10 @@ lint: install-test ## Check the code (ruff: lint and format) and that notebooks 
 	$(BIN)/nbstripout --verify notebooks/*.ipynb
 
 test: install-test browser lint ## Install what the tests need (Python packages, Chromium), check the code, and run every test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 test-fast: install-test lint ## Every test but the end-to-end ones (real runs, fetches and browsers)
-	$(BIN)/python -m pytest -m "not e2e"
+	$(BIN)/python -m pytest -n auto -m "not e2e"
 
 index: install ## Rebuild outputs/index.html, the page that lists every published run
 	$(BIN)/python -m analysis index

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -124,10 +125,10 @@ def test_the_vision_as_default_runs_both_cadences(tmp_path):
         assert done.returncode == 0, done.stderr
 
 
-def test_each_municipality_publishes_into_its_own_place_and_is_mailed_only_its_own(tmp_path):
-    for kommune in ("766", "615"):
-        done = run("run", "--cadence", "kvartal", "--kommune", kommune, "--outputs", str(tmp_path))
-        assert done.returncode == 0, done.stderr
+def test_each_municipality_publishes_into_its_own_place_and_is_mailed_only_its_own(quarterly, tmp_path):
+    shutil.copytree(quarterly, tmp_path, symlinks=True, dirs_exist_ok=True)  # Hedensted's run, published
+    done = run("run", "--cadence", "kvartal", "--kommune", "615", "--only", "overview", "--outputs", str(tmp_path))
+    assert done.returncode == 0, done.stderr
     hedensted, horsens = (soup(tmp_path / f"{k}/2025K1/kvartal/briefs/overview.html") for k in ("766", "615"))
     assert "48.167 indbyggere" in hedensted.get_text() and "Hedensted Kommune" in hedensted.title.text
     assert "97.921" in horsens.get_text() and "Horsens Kommune" in horsens.title.text
@@ -267,7 +268,7 @@ def test_numbers_that_would_read_the_same_get_one_more_decimal():
 
 
 def test_a_run_that_succeeds_logs_no_error(tmp_path):
-    for _ in range(3):
-        done = run("run", "--cadence", "kvartal", "--force", "--outputs", str(tmp_path))
+    for _ in range(3):  # the kernels' shutdown logged ERROR now and then: three runs of two kernels
+        done = run("run", "--cadence", "kvartal", "--force", "--only", "growth,overview", "--outputs", str(tmp_path))
         assert done.returncode == 0, done.stderr
         assert "ERROR" not in done.stderr and "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr

@@ -45,3 +45,12 @@ def test_wrong_period_for_cadence(text, cadence, message):
     with pytest.raises(WorkbookError) as caught:
         cadence_period(text, cadence)
     assert str(caught.value) == message
+
+
+def test_a_period_code_is_labelled_as_its_period_is():
+    """The archive page labels period codes without pandas; the words are the briefs' own."""
+    from analysis.periods import code_label, label, parse_period
+
+    for text in ("2025K1", "2024K4", "2025M03", "2024M12", "2024"):
+        assert code_label(text) == label(parse_period(text))
+    assert code_label("2025K1") == "1. kvt. 2025" and code_label("2025M03") == "marts 2025"

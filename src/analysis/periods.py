@@ -86,6 +86,21 @@ def label(period: pd.Period) -> str:
     return str(period.year)
 
 
+def code_label(text: str) -> str:
+    """The Danish label of a period code, without pandas: '2025K1' -> '1. kvt. 2025',
+    '2025M03' -> 'marts 2025', '2024' -> '2024' (the archive page needs no more)."""
+    for kind, pattern in _PATTERNS.items():
+        match = pattern.match(str(text).strip())
+        if match:
+            year = int(match.group(1))
+            if kind == "Q":
+                return f"{get_quarter_names('abbreviated', locale=LOCALE)[int(match.group(2))]} {year}"
+            if kind == "M":
+                return format_date(dt.date(year, int(match.group(2)), 1), "MMMM y", locale=LOCALE)
+            return str(year)
+    return label(parse_period(text))  # says what is wrong with the code
+
+
 def date_label(day: dt.date) -> str:
     """A Danish date: '1. januar 2025'."""
     return format_date(day, "d. MMMM y", locale=LOCALE)

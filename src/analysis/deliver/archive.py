@@ -19,7 +19,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from analysis.periods import CADENCE_LABELS, label, parse_period
+from analysis.periods import CADENCE_LABELS, code_label
 
 INDEX = "index.html"
 STATUS_CLASSES = {"status-on": "på rette vej", "status-uncertain": "usikkert", "status-off": "ikke på rette vej"}
@@ -57,10 +57,10 @@ def published_runs(outputs_dir: Path) -> list[Published]:
             kommune,
             _municipality(link),
             period,
-            label(parse_period(period)),
+            code_label(period),
             cadence,
             CADENCE_LABELS[cadence].capitalize(),
-            label(parse_period(vintage)) if vintage else "",
+            code_label(vintage) if vintage else "",
             folder,
         )
         for job in manifest.get("jobs", []):

@@ -42,18 +42,22 @@ def against_group(values: pd.Series, kommune: str, members: list[str], polarity:
     group = values.reindex(members).dropna()
     if kommune not in group.index:
         return {}
-    others = group.drop(kommune)
-    ranks = group.rank(ascending=polarity == "lower", method="min")
+    # numpy on the group's few dozen numbers: the same figures as pandas' mean, median, quantile
+    # and rank(method="min"), at a tenth of the cost (a brief asks for over a hundred of these).
+    figures = group.to_numpy(dtype=float)
+    own = float(group[kommune])
+    others = np.delete(figures, group.index.get_loc(kommune))
+    better = (figures < own) if polarity == "lower" else (figures > own)
     return {
-        "value": float(group[kommune]),
+        "value": own,
         "mean_others": float(others.mean()) if len(others) else float("nan"),
-        "median_others": float(others.median()) if len(others) else float("nan"),
-        "q25": float(group.quantile(0.25)),
-        "q75": float(group.quantile(0.75)),
-        "min": float(group.min()),
-        "max": float(group.max()),
-        "rank": int(ranks[kommune]),
-        "n": int(len(group)),
+        "median_others": float(np.median(others)) if len(others) else float("nan"),
+        "q25": float(np.quantile(figures, 0.25)),
+        "q75": float(np.quantile(figures, 0.75)),
+        "min": float(figures.min()),
+        "max": float(figures.max()),
+        "rank": int(better.sum()) + 1,
+        "n": int(len(figures)),
     }
 
 

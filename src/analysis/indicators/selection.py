@@ -93,12 +93,15 @@ def top_flows(
 ) -> pd.DataFrame:
     """The counterpart municipalities with the most moves to or from the municipality (FLY66):
     the movers indicator's table of its largest flows."""
-    flows = obs[(obs["table"] == "FLY66") & (obs["period"] == str(year))]
-    ages_ = flows["alder"].astype(str)
-    flows = flows[ages_.str.isdigit() & ages_.where(ages_.str.isdigit(), "-1").astype(int).between(*ages)]
-    area, origin = flows["area"].astype(str), flows["origin"].astype(str)
-    moved_in = flows[area == kommune].groupby(origin[area == kommune])["value"].sum()
-    moved_out = flows[origin == kommune].groupby(area[origin == kommune])["value"].sum()
+    flows = obs.loc[(obs["table"] == "FLY66") & (obs["period"] == str(year)), ["alder", "area", "origin", "value"]]
+    # The ages are asked of their few distinct values, and the rows grouped on the area codes as
+    # they are stored (categories), not on a string made for every row.
+    distinct = flows["alder"].dropna().unique()
+    flows = flows[flows["alder"].isin([a for a in distinct if str(a).isdigit() and ages[0] <= int(a) <= ages[1]])]
+    inside, outside = flows[flows["area"] == kommune], flows[flows["origin"] == kommune]
+    moved_in = inside.groupby("origin", observed=True)["value"].sum()
+    moved_out = outside.groupby("area", observed=True)["value"].sum()
+    moved_in.index, moved_out.index = moved_in.index.astype(str), moved_out.index.astype(str)
     table = pd.DataFrame({"in": moved_in, "out": moved_out}).fillna(0)
     table["net"] = table["in"] - table["out"]
     table["total"] = table["in"] + table["out"]

@@ -2,9 +2,10 @@
 
 A fresh kernel spends about 1.7 s of CPU starting Python, ipykernel, pandas, matplotlib, scipy and
 the workbook before it runs its first cell; four of them on two cores are most of a quarterly run.
-A run therefore starts one *kernel server* ahead of need. It imports all of that once, reads the
-run's processed data and params, and then forks a kernel for each notebook, ready in a few
-milliseconds and with the data already in memory (pages shared until written). Every kernel is still a process of
+A run therefore starts one *kernel server* ahead of need, first thing, so that its imports overlap
+the run's checks and ingest. It imports all of that once, reads the run's processed data and
+params when the first kernel is asked for (the ingest is done by then), and forks a kernel for
+each notebook, ready in a few milliseconds and with the data already in memory (pages shared until written). Every kernel is still a process of
 its own with an empty namespace: nothing one notebook does reaches another, and a kernel that
 crashes takes nothing else with it.
 
@@ -149,9 +150,10 @@ class KernelServer:
 
 
 def serve(address: str, parent: int, preload: list[str] | None = None) -> None:
-    """The server's loop: listen first (jobs queue up while modules load), preload, then fork on
-    request. Each kernel keeps its requester's connection: signals come in on it, the exit status
-    goes out on it, and a connection that closes while its kernel lives takes the kernel with it."""
+    """The server's loop: listen first (jobs queue up while modules load), import, then fork on
+    request, reading the processed data at the first. Each kernel keeps its requester's
+    connection: signals come in on it, the exit status goes out on it, and a connection that
+    closes while its kernel lives takes the kernel with it."""
     die_with_parent()
     if os.getppid() != parent:  # the run ended before the line above took effect
         return
@@ -173,8 +175,6 @@ def serve(address: str, parent: int, preload: list[str] | None = None) -> None:
             __import__(module)
         except Exception:  # noqa: BLE001 - the notebook's own import will show it
             pass
-    if preload:
-        _preload_data(preload)
     kernel_of: dict[socket.socket, int] = {}  # connection -> the kernel it asked for
     connection_of: dict[int, socket.socket] = {}  # a kernel not yet waited for -> its connection
     while True:
@@ -191,6 +191,9 @@ def serve(address: str, parent: int, preload: list[str] | None = None) -> None:
                     break
             _reap(connection_of)
         if listener in readable:
+            if preload:  # at the first request: by then the run has ingested what it reads
+                _preload_data(preload)
+                preload = None
             connection, _ = listener.accept()
             pid = _fork_kernel(connection, listener, wake_r, wake_w)
             if pid is None:

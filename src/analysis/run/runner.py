@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 from pathlib import Path
@@ -282,6 +282,56 @@ def run(
     keeps the named jobs of the run plan. `executor="dask"` runs the jobs on the Dask cluster whose
     scheduler is at `scheduler` instead of the local pool.
     """
+    # The kernel server starts first: its imports (a few seconds of pandas, matplotlib and the
+    # brief's modules) overlap the checks, the ingest and the plan, instead of coming after them.
+    folders = None
+    if executor == "local":
+        try:
+            folders = tuple(map(str, data_location(data).folders))
+        except WorkbookError:
+            pass  # _run says what is wrong, in its order
+    with kernels.server(folders) if folders is not None else nullcontext(UNSTARTED) as server:
+        return _run(
+            cadence,
+            period_text,
+            data=data,
+            outputs_dir=outputs_dir,
+            processed_dir=processed_dir,
+            log=log,
+            example_data=example_data,
+            force=force,
+            timeout=timeout,
+            workers=workers,
+            kommuner=kommuner,
+            only=only,
+            comparison_group=comparison_group,
+            strategy_period=strategy_period,
+            executor=executor,
+            scheduler=scheduler,
+            server=server,
+        )
+
+
+def _run(
+    cadence: str,
+    period_text: str,
+    data: str | None = None,
+    outputs_dir: Path | None = None,
+    processed_dir: Path | None = None,
+    log: Callable[[str], None] = print,
+    example_data: bool = False,
+    force: bool = False,
+    timeout: int = JOB_TIMEOUT,
+    workers: int | None = None,
+    kommuner: list[int] | None = None,
+    only: list[str] | None = None,
+    comparison_group: str = "kommunegruppe",
+    strategy_period: str | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    server=None,
+) -> RunOutcome:
+    """The run itself; `server` is the kernel server run() started (None where warm kernels are unavailable)."""
     outputs_dir, processed_dir = outputs_dir or paths.OUTPUTS_DIR, processed_dir or paths.PROCESSED_DIR
     if cadence not in CADENCES:
         raise WorkbookError(f"--cadence {cadence}: unknown cadence; expected one of {', '.join(CADENCES)}")
@@ -358,7 +408,7 @@ def run(
             for k, jobs in jobs_of.items()
         }
     versions = {name: version(name) for name in PACKAGES}
-    engine = Dask(scheduler, data_fingerprint) if executor == "dask" else Local(workers)
+    engine = Dask(scheduler, data_fingerprint) if executor == "dask" else Local(workers, server)
     outcome = RunOutcome(outputs_dir / f"{codes[0]:03d}" / period_code / cadence, period_code, cadence, "")
     with ExitStack() as stack:
         units = []
@@ -687,18 +737,21 @@ def _execute_all(units: list[Unit], log, timeout, engine) -> None:
                 progress(f"{name}: FAILED ({done.error}); executed notebook kept in executed/{job.name}.ipynb")
 
 
+UNSTARTED = object()  # Local starts its own kernel server
+
+
 class Local:
     """Jobs on a process pool on this machine, with warm kernels where the system allows."""
 
-    def __init__(self, workers: int | None) -> None:
+    def __init__(self, workers: int | None, server=UNSTARTED) -> None:
         self.workers = workers
+        self.server = server  # the run's kernel server when it started one already
 
     def execute(self, to_run, timeout: int):
         """Yields ((job, parameters, key, unit), JobOutcome) as the jobs finish."""
-        # The kernel server starts first, so its imports (and its read of the processed data)
-        # overlap ours and the pool's start.
         data = to_run[0][1].get("data") or None if to_run else None
-        with kernels.server(tuple(map(str, data_location(data).folders))) as server:
+        started = nullcontext(self.server) if self.server is not UNSTARTED else None
+        with started or kernels.server(tuple(map(str, data_location(data).folders))) as server:
             _import_execution_modules()
             with ProcessPoolExecutor(
                 max_workers=self.workers or workers_for(len(to_run)), initializer=_worker_start

@@ -88,7 +88,8 @@ class _Engine:
         self.registry = registry
         self.sources = sources
         self.done: dict[str, pd.DataFrame] = {}
-        self._by_table = {str(t): rows for t, rows in observations.groupby("table", observed=True)}
+        # Where each table's rows are, not a copy of them: a series copies only the rows it keeps.
+        self._positions = {str(t): rows for t, rows in observations.groupby("table", observed=True).indices.items()}
 
     # --- indicators ----------------------------------------------------------------------
 
@@ -151,8 +152,8 @@ class _Engine:
         return combined.drop_duplicates(["area", "date"], keep="first").reset_index(drop=True)
 
     def _rows(self, table: str) -> pd.DataFrame:
-        rows = self._by_table.get(table)
-        return rows if rows is not None else self.obs.iloc[0:0]
+        positions = self._positions.get(table)
+        return self.obs.iloc[positions] if positions is not None else self.obs.iloc[0:0]
 
     def _manual(self, indicator: Indicator, kind: str) -> pd.DataFrame:
         rows = self._rows(MANUAL_PREFIX + kind)
@@ -170,16 +171,20 @@ class _Engine:
         return frame
 
     def _table(self, table: str, spec: SeriesSpec, unique: bool) -> pd.DataFrame:
-        rows = self._rows(table)
         source = self.sources.tables[table]
-        if rows.empty:
+        positions = self._positions.get(table)
+        if positions is None or not len(positions):
             return _no_rows()
-        keep = np.ones(len(rows), dtype=bool)  # one mask, one copy of the rows it keeps
+
+        def column_of(name: str) -> pd.DataFrame:  # one column of the table's rows, to filter on
+            return self.obs[[name]].iloc[positions] if name in self.obs.columns else pd.DataFrame(index=positions)
+
+        keep = np.ones(len(positions), dtype=bool)  # one mask, then one copy of the rows it keeps
         for column, values in spec.filter.items():
-            keep &= _member(rows, column, values, table).to_numpy()
+            keep &= _member(column_of(column), column, values, table).to_numpy()
         for column, values in spec.exclude.items():
-            keep &= ~_member(rows, column, values, table).to_numpy()
-        rows = rows[keep]
+            keep &= ~_member(column_of(column), column, values, table).to_numpy()
+        rows = self.obs.iloc[positions[keep]]
         if rows.empty:
             raise WorkbookError(f"the filter leaves no figures in {table}")
         values = rows["value"].astype(float)

@@ -903,3 +903,29 @@ def expand_jobs(jobs: list[Job], strategy: Strategy, strategy_key: str) -> list[
         else:
             expanded.append(job)
     return expanded
+
+
+# --- the notebooks' parameters ---------------------------------------------------------
+
+
+class BriefParameters(Strict):
+    """The parameters every notebook takes, checked before anything runs."""
+
+    theme: Literal["growth", "community", "cooperation", "overview", "committee"]
+    committee: str = ""
+    period: str = Field(pattern=r"^(latest|\d{4}(K[1-4])?)$")
+    cadence: Literal["kvartal", "aar"]
+    kommune: int = Field(ge=101, le=999)
+    comparison_group: str
+    strategy_period: str = ""  # "" picks the strategy period whose years hold the brief's period
+    data: str = ""
+    example_data: bool = False
+    previous_run: str = ""  # the manifest.json of the brief before this one, set by the runner
+    run_id: str = ""
+    git_commit: str = ""
+
+    @field_validator("period", mode="before")
+    @classmethod
+    def _year_as_text(cls, value: object) -> object:
+        """`papermill -p period 2024` passes a number; a year is still a period."""
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value

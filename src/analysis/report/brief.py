@@ -17,18 +17,17 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal
 
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from pydantic import Field, ValidationError, field_validator
+from pydantic import ValidationError
 
 from analysis import __version__, params, paths
 from analysis.data.processed import MANUAL_PREFIX, Processed, data_location
 from analysis.errors import WorkbookError
 from analysis.indicators import selection, store, targets
 from analysis.indicators.figures import Figures, Scope, select
-from analysis.params import THEMES, Strict
+from analysis.params import THEMES, BriefParameters
 from analysis.periods import CADENCE_LABELS, CADENCES, code, date_label, label, parse_period
 from analysis.provenance import git_commit
 from analysis.report import charts, fmt, narrative, status_words
@@ -41,29 +40,6 @@ _templates = Environment(
     lstrip_blocks=True,
 )
 _templates.filters["reason"] = status_words.reason
-
-
-class BriefParameters(Strict):
-    """The parameters every notebook takes, checked before anything runs."""
-
-    theme: Literal["growth", "community", "cooperation", "overview", "committee"]
-    committee: str = ""
-    period: str = Field(pattern=r"^(latest|\d{4}(K[1-4])?)$")
-    cadence: Literal["kvartal", "aar"]
-    kommune: int = Field(ge=101, le=999)
-    comparison_group: str
-    strategy_period: str = ""  # "" picks the strategy period whose years hold the brief's period
-    data: str = ""
-    example_data: bool = False
-    previous_run: str = ""  # the manifest.json of the brief before this one, set by the runner
-    run_id: str = ""
-    git_commit: str = ""
-
-    @field_validator("period", mode="before")
-    @classmethod
-    def _year_as_text(cls, value: object) -> object:
-        """`papermill -p period 2024` passes a number; a year is still a period."""
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 @dataclass(frozen=True)

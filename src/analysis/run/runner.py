@@ -590,13 +590,23 @@ def make_brief(
     checked against the notebook's own (papermill.inspect_notebook) and the brief's model, the
     notebook runs on the same kernel and is exported with the same template. The executed notebook
     is written beside the brief (<name>.ipynb). Nothing is published or reused."""
-    import papermill
-
-    from analysis.report.brief import BriefParameters
-
     path = notebook if notebook.is_absolute() else Path.cwd() / notebook
     if not path.is_file():
         raise WorkbookError(f"{notebook}: no such notebook")
+    try:  # the kernel server first, as in run(): its imports overlap the checks and the ingest
+        folders = tuple(map(str, data_location(values.get("data") or None).folders))
+    except WorkbookError:
+        folders = None  # said below, in its place
+    with kernels.server(folders) if folders is not None else nullcontext(UNSTARTED) as server:
+        return _make_brief(path, values, output, timeout, log, server)
+
+
+def _make_brief(path: Path, values: dict[str, str], output: Path | None, timeout: int, log, server) -> JobOutcome:
+    _without_iri_grammar()  # before papermill's import, as in check_notebook_parameters
+    import papermill
+
+    from analysis.params import BriefParameters
+
     check_notebook_parameters(path, committee="committee" in values)
     known = set(papermill.inspect_notebook(str(path)))
     unknown = sorted(set(values) - known)
@@ -625,7 +635,8 @@ def make_brief(
         (Path(folder) / "executed").mkdir()
         (Path(folder) / "briefs").mkdir()
         _import_execution_modules()
-        with kernels.server(tuple(map(str, location.folders))) as server:
+        started = nullcontext(server) if server is not UNSTARTED else None
+        with started or kernels.server(tuple(map(str, location.folders))) as server:
             job = {"name": name, "notebook": os.path.relpath(path, paths.PROJECT_ROOT)}
             done = _execute(
                 job, parameters | {"git_commit": git_commit()}, folder, timeout, server.kernel_dir if server else None

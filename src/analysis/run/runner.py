@@ -48,6 +48,7 @@ PACKAGES = ["analysis", "pandas", "matplotlib", "papermill", "nbconvert", "scipy
 KERNEL = "python3"
 EXECUTORS = ("local", "dask")
 JOB_TIMEOUT = 600  # seconds a notebook cell may take before its job fails
+UNSTARTED = object()  # no kernel server started yet: the local engine starts its own
 RUNS = ".runs"  # outputs/<period>/.runs/<cadence>-<run id>-*: the run folders; <cadence> links to the published one
 FAILED = ".failed"  # outputs/.failed/<period>-<cadence>-<run id>-*: builds in which a job failed
 
@@ -329,9 +330,10 @@ def _run(
     strategy_period: str | None = None,
     executor: str = "local",
     scheduler: str | None = None,
-    server=None,
+    server=UNSTARTED,
 ) -> RunOutcome:
-    """The run itself; `server` is the kernel server run() started (None where warm kernels are unavailable)."""
+    """The run itself; `server` is the kernel server run() started (None where warm kernels are
+    unavailable, UNSTARTED where it started none)."""
     outputs_dir, processed_dir = outputs_dir or paths.OUTPUTS_DIR, processed_dir or paths.PROCESSED_DIR
     if cadence not in CADENCES:
         raise WorkbookError(f"--cadence {cadence}: unknown cadence; expected one of {', '.join(CADENCES)}")
@@ -746,9 +748,6 @@ def _execute_all(units: list[Unit], log, timeout, engine) -> None:
                 progress(f"{name}: brief made in {done.seconds:.1f} s")
             else:
                 progress(f"{name}: FAILED ({done.error}); executed notebook kept in executed/{job.name}.ipynb")
-
-
-UNSTARTED = object()  # Local starts its own kernel server
 
 
 class Local:

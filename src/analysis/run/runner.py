@@ -258,6 +258,17 @@ def run_lock(folder: Path, cadence: str):
         lock.release()
 
 
+def _kernel_server_ahead(data: str | None):
+    """The kernel server of a run or brief, started before its checks and ingest: a KernelServer,
+    None where warm kernels are unavailable, or UNSTARTED when `data` names no usable folder (the
+    run then says what is wrong, in its own order, before any kernel is needed)."""
+    try:
+        folders = tuple(map(str, data_location(data).folders))
+    except WorkbookError:
+        return nullcontext(UNSTARTED)
+    return kernels.server(folders)
+
+
 def run(
     cadence: str,
     period_text: str,
@@ -285,240 +296,198 @@ def run(
     """
     # The kernel server starts first: its imports (a few seconds of pandas, matplotlib and the
     # brief's modules) overlap the checks, the ingest and the plan, instead of coming after them.
-    folders = None
-    if executor == "local":
-        try:
-            folders = tuple(map(str, data_location(data).folders))
-        except WorkbookError:
-            pass  # _run says what is wrong, in its order
-    with kernels.server(folders) if folders is not None else nullcontext(UNSTARTED) as server:
-        return _run(
-            cadence,
-            period_text,
-            data=data,
-            outputs_dir=outputs_dir,
-            processed_dir=processed_dir,
-            log=log,
-            example_data=example_data,
-            force=force,
-            timeout=timeout,
-            workers=workers,
-            kommuner=kommuner,
-            only=only,
-            comparison_group=comparison_group,
-            strategy_period=strategy_period,
-            executor=executor,
-            scheduler=scheduler,
-            server=server,
-        )
-
-
-def _run(
-    cadence: str,
-    period_text: str,
-    data: str | None = None,
-    outputs_dir: Path | None = None,
-    processed_dir: Path | None = None,
-    log: Callable[[str], None] = print,
-    example_data: bool = False,
-    force: bool = False,
-    timeout: int = JOB_TIMEOUT,
-    workers: int | None = None,
-    kommuner: list[int] | None = None,
-    only: list[str] | None = None,
-    comparison_group: str = "kommunegruppe",
-    strategy_period: str | None = None,
-    executor: str = "local",
-    scheduler: str | None = None,
-    server=UNSTARTED,
-) -> RunOutcome:
-    """The run itself; `server` is the kernel server run() started (None where warm kernels are
-    unavailable, UNSTARTED where it started none)."""
-    outputs_dir, processed_dir = outputs_dir or paths.OUTPUTS_DIR, processed_dir or paths.PROCESSED_DIR
-    if cadence not in CADENCES:
-        raise WorkbookError(f"--cadence {cadence}: unknown cadence; expected one of {', '.join(CADENCES)}")
-    if timeout <= 0:
-        raise WorkbookError(f"--timeout {timeout}: expected a positive number of seconds")
-    if executor not in EXECUTORS:
-        raise WorkbookError(f"--executor {executor}: unknown; expected one of {', '.join(EXECUTORS)}")
-    if (executor == "dask") != bool(scheduler):
-        raise WorkbookError(
-            "--executor dask needs --scheduler ADDRESS"
-            if scheduler is None
-            else f"--scheduler {scheduler}: only used with --executor dask"
-        )
-    requested = None if period_text == "latest" else check_period_text(period_text, cadence)
-    strategy = params.load_strategy()
-    if strategy_period is not None and strategy_period not in strategy.strategy_periods:
-        raise WorkbookError(
-            f"--strategy-period {strategy_period}: unknown; expected one of {', '.join(strategy.strategy_periods)}"
-        )
-    params.load_indicators()
-    plan = params.load_runs().cadences.get(cadence, [])
-    if not plan:
-        raise WorkbookError(f"params/runs.yml: no jobs for cadence {cadence}")
-    for job in plan:
-        if not (paths.PROJECT_ROOT / job.notebook).is_file():
-            raise WorkbookError(f"params/runs.yml: job {job.name}: notebook {job.notebook} not found")
-        check_notebook_parameters(paths.PROJECT_ROOT / job.notebook, committee=job.theme == "committee")
-
-    location = data_location(data)
-    result = store.build(location, processed_dir)
-    log(f"ingest: {'unchanged' if result.skipped else 'rebuilt'}, {result.rows:,} observations")
-    processed = read_manifest(processed_dir)
-    # The files this run resolved: the same bytes as the processed version was made from (that is
-    # how it was found current), but perhaps at another place, as after `fetch --from`.
-    processed["inputs"] = {raw.table: input_record(raw) for raw in result.inputs}
-    period_code = resolve_period_code(processed["periods"][cadence], cadence, requested)
-    groups = [*params.load_comparison().groups, *processed["groups"]]
-    if comparison_group not in groups:
-        raise WorkbookError(f"comparison_group '{comparison_group}': unknown; expected one of {', '.join(groups)}")
-    data_fingerprint = processed["fingerprint"]
-
-    commit = git_commit()
-    inputs = {table: entry["sha256"] for table, entry in sorted(processed["inputs"].items())}
-    params_hashes = {
-        relative(p): file_digest(p) for p in sorted(paths.PARAMS_DIR.rglob("*.yml")) if p.name != "recipients.local.yml"
-    }
-    code_hashes = params_hashes | {job.notebook: file_digest(paths.PROJECT_ROOT / job.notebook) for job in plan}
-    package_code = code_digest()
-    parameters = {
-        "cadence": cadence,
-        "period": period_code,
-        "comparison_group": comparison_group,
-        "strategy_period": strategy_period or strategy.period_for(int(period_code[:4])),
-        "data": str(data or ""),
-        "example_data": example_data,
-    }
-    codes = kommuner or [strategy.kommune]
-    known = set(processed["municipalities"])
-    jobs_of, keys = {}, {}
-    for kommune in codes:
-        if f"{kommune:03d}" not in known:
-            raise WorkbookError(f"--kommune {kommune}: not a kommunekode")
-        check_population(processed_dir, f"{kommune:03d}", period_code, cadence)
-        jobs_of[kommune], keys[kommune] = _jobs_for(plan, f"{kommune:03d}", strategy_period, period_code, log)
-    if only:
-        names = {job.name for jobs in jobs_of.values() for job in jobs} | {job.name for job in plan}
-        unknown = [name for name in only if name not in names]
-        if unknown:
+    with _kernel_server_ahead(data) if executor == "local" else nullcontext(UNSTARTED) as server:
+        outputs_dir, processed_dir = outputs_dir or paths.OUTPUTS_DIR, processed_dir or paths.PROCESSED_DIR
+        if cadence not in CADENCES:
+            raise WorkbookError(f"--cadence {cadence}: unknown cadence; expected one of {', '.join(CADENCES)}")
+        if timeout <= 0:
+            raise WorkbookError(f"--timeout {timeout}: expected a positive number of seconds")
+        if executor not in EXECUTORS:
+            raise WorkbookError(f"--executor {executor}: unknown; expected one of {', '.join(EXECUTORS)}")
+        if (executor == "dask") != bool(scheduler):
             raise WorkbookError(
-                f"--only {unknown[0]}: no such job for cadence {cadence}; jobs: {', '.join(sorted(names))}"
+                "--executor dask needs --scheduler ADDRESS"
+                if scheduler is None
+                else f"--scheduler {scheduler}: only used with --executor dask"
             )
-        jobs_of = {
-            k: [j for j in jobs if j.name in only or j.name.split("-")[0] in only and j.theme == "committee"]
-            for k, jobs in jobs_of.items()
-        }
-    versions = {name: version(name) for name in PACKAGES}
-    engine = Dask(scheduler, data_fingerprint) if executor == "dask" else Local(workers, server)
-    outcome = RunOutcome(outputs_dir / f"{codes[0]:03d}" / period_code / cadence, period_code, cadence, "")
-    with ExitStack() as stack:
-        units = []
-        for kommune in codes:
-            unit_parameters = parameters | {"kommune": kommune, "strategy_period": keys[kommune]}
-            run_key = json.dumps(
-                {
-                    "parameters": unit_parameters,
-                    "inputs": inputs,
-                    "code": code_hashes,
-                    "package": package_code,
-                    "version": __version__,
-                    "commit": commit,
-                },
-                sort_keys=True,
+        requested = None if period_text == "latest" else check_period_text(period_text, cadence)
+        strategy = params.load_strategy()
+        if strategy_period is not None and strategy_period not in strategy.strategy_periods:
+            raise WorkbookError(
+                f"--strategy-period {strategy_period}: unknown; expected one of {', '.join(strategy.strategy_periods)}"
             )
-            unit = Unit(
-                kommune,
-                outputs_dir / f"{kommune:03d}" / period_code / cadence,
-                hashlib.sha256(run_key.encode()).hexdigest()[:12],
-            )
-            stack.enter_context(run_lock(unit.target.parent, cadence))
-            _recover(unit.target, unit.runs, log)
-            unit.reusable = _previous_jobs(unit.target) if not force else {}
-            unit.runs.mkdir(parents=True, exist_ok=True)
-            unit.build = Path(tempfile.mkdtemp(prefix=f"{cadence}-{unit.run_id}-", dir=unit.runs))
-            stack.callback(_remove_unpublished, unit)
-            unit.build.chmod(0o755)
-            (unit.build / "executed").mkdir()
-            (unit.build / "briefs").mkdir()
-            previous = previous_manifest(outputs_dir / f"{kommune:03d}", cadence, period_code, log)
-            for job in jobs_of[kommune]:
-                job_parameters = unit_parameters | {
-                    "theme": job.theme,
-                    "git_commit": commit,
-                    "previous_run": os.path.relpath(previous, paths.PROJECT_ROOT) if previous else "",
-                }
-                if job.committee:
-                    job_parameters["committee"] = job.committee
-                key = job_key(
-                    paths.PROJECT_ROOT / job.notebook,
-                    job_parameters,
-                    data_fingerprint,
-                    package_code,
-                    params_hashes,
-                    versions,
-                )
-                job_parameters["run_id"] = key[:12]  # the brief's own identity, the same when it is reused
-                unit.planned.append((job, job_parameters, key))
-            units.append(unit)
-        clean_temporary_files()
-        outcome.run_id = units[0].run_id
-        export_key = hashlib.sha256(
-            json.dumps([parameters, data_fingerprint, package_code, params_hashes, versions], sort_keys=True).encode()
-        ).hexdigest()
-        with ThreadPoolExecutor(max_workers=1) as background:  # the numbers are written while the notebooks run
-            exported = {
-                unit.kommune: background.submit(_export_numbers, unit, parameters, location, processed_dir, export_key)
-                for unit in units
-            }
-            _execute_all(units, log, timeout, engine)
-            exports = {kommune: future.result() for kommune, future in exported.items()}
-        for unit in units:
-            if not unit.planned:
-                raise WorkbookError(f"--only {','.join(only or [])}: no job of it for kommune {unit.kommune:03d}")
-            manifest = {
-                "run_id": unit.run_id,
-                "cadence": cadence,
-                "period": period_code,
-                "kommune": f"{unit.kommune:03d}",
-                "parameters": parameters | {"kommune": unit.kommune},
-                "git_commit": commit,
-                "versions": versions,
-                "inputs": processed["inputs"],
-                "vintages": processed["vintages"],
-                "code": code_hashes,
-                "package_code": package_code,
-                "jobs": [job.__dict__ for job in unit.jobs],
-                "executor": executor,
-                "exports": exports[unit.kommune],
-            }
-            # The figures the run was made from, for the next brief's "what changed" (see changes.py).
-            shutil.copyfile(current_dir(processed_dir) / "table_sums.parquet", unit.build / "figures.parquet")
-            (unit.build / "manifest.json").write_text(
-                json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8"
-            )
-            several = len(units) > 1
-            outcome.jobs += [
-                replace(job, name=f"{job.name}-{unit.kommune:03d}") if several else job for job in unit.jobs
-            ]
-            if unit.failed:
-                unit.failed_folder = _keep_failed(
-                    unit.build, outputs_dir, f"{unit.kommune:03d}-{period_code}", cadence, unit.run_id
-                )
-                outcome.failures.append(unit)
-                continue
-            faults.point("publish-before-swap")
-            _publish(unit.build, unit.target)
-            unit.published = True
-            _clean_runs(unit.target, unit.runs)
-            log(f"published {relative(unit.target.parent)}/{unit.target.name} (run {unit.run_id})")
-    from analysis.deliver.archive import build_index
+        params.load_indicators()
+        plan = params.load_runs().cadences.get(cadence, [])
+        if not plan:
+            raise WorkbookError(f"params/runs.yml: no jobs for cadence {cadence}")
+        for job in plan:
+            if not (paths.PROJECT_ROOT / job.notebook).is_file():
+                raise WorkbookError(f"params/runs.yml: job {job.name}: notebook {job.notebook} not found")
+            check_notebook_parameters(paths.PROJECT_ROOT / job.notebook, committee=job.theme == "committee")
 
-    build_index(outputs_dir)
-    if outcome.failures:
-        first = outcome.failures[0]
-        outcome.folder, outcome.failed_folder = first.target, first.failed_folder
-    return outcome
+        location = data_location(data)
+        result = store.build(location, processed_dir)
+        log(f"ingest: {'unchanged' if result.skipped else 'rebuilt'}, {result.rows:,} observations")
+        processed = read_manifest(processed_dir)
+        # The files this run resolved: the same bytes as the processed version was made from (that is
+        # how it was found current), but perhaps at another place, as after `fetch --from`.
+        processed["inputs"] = {raw.table: input_record(raw) for raw in result.inputs}
+        period_code = resolve_period_code(processed["periods"][cadence], cadence, requested)
+        groups = [*params.load_comparison().groups, *processed["groups"]]
+        if comparison_group not in groups:
+            raise WorkbookError(f"comparison_group '{comparison_group}': unknown; expected one of {', '.join(groups)}")
+        data_fingerprint = processed["fingerprint"]
+
+        commit = git_commit()
+        inputs = {table: entry["sha256"] for table, entry in sorted(processed["inputs"].items())}
+        params_hashes = {
+            relative(p): file_digest(p)
+            for p in sorted(paths.PARAMS_DIR.rglob("*.yml"))
+            if p.name != "recipients.local.yml"
+        }
+        code_hashes = params_hashes | {job.notebook: file_digest(paths.PROJECT_ROOT / job.notebook) for job in plan}
+        package_code = code_digest()
+        parameters = {
+            "cadence": cadence,
+            "period": period_code,
+            "comparison_group": comparison_group,
+            "strategy_period": strategy_period or strategy.period_for(int(period_code[:4])),
+            "data": str(data or ""),
+            "example_data": example_data,
+        }
+        codes = kommuner or [strategy.kommune]
+        known = set(processed["municipalities"])
+        jobs_of, keys = {}, {}
+        for kommune in codes:
+            if f"{kommune:03d}" not in known:
+                raise WorkbookError(f"--kommune {kommune}: not a kommunekode")
+            check_population(processed_dir, f"{kommune:03d}", period_code, cadence)
+            jobs_of[kommune], keys[kommune] = _jobs_for(plan, f"{kommune:03d}", strategy_period, period_code, log)
+        if only:
+            names = {job.name for jobs in jobs_of.values() for job in jobs} | {job.name for job in plan}
+            unknown = [name for name in only if name not in names]
+            if unknown:
+                raise WorkbookError(
+                    f"--only {unknown[0]}: no such job for cadence {cadence}; jobs: {', '.join(sorted(names))}"
+                )
+            jobs_of = {
+                k: [j for j in jobs if j.name in only or j.name.split("-")[0] in only and j.theme == "committee"]
+                for k, jobs in jobs_of.items()
+            }
+        versions = {name: version(name) for name in PACKAGES}
+        engine = Dask(scheduler, data_fingerprint) if executor == "dask" else Local(workers, server)
+        outcome = RunOutcome(outputs_dir / f"{codes[0]:03d}" / period_code / cadence, period_code, cadence, "")
+        with ExitStack() as stack:
+            units = []
+            for kommune in codes:
+                unit_parameters = parameters | {"kommune": kommune, "strategy_period": keys[kommune]}
+                run_key = json.dumps(
+                    {
+                        "parameters": unit_parameters,
+                        "inputs": inputs,
+                        "code": code_hashes,
+                        "package": package_code,
+                        "version": __version__,
+                        "commit": commit,
+                    },
+                    sort_keys=True,
+                )
+                unit = Unit(
+                    kommune,
+                    outputs_dir / f"{kommune:03d}" / period_code / cadence,
+                    hashlib.sha256(run_key.encode()).hexdigest()[:12],
+                )
+                stack.enter_context(run_lock(unit.target.parent, cadence))
+                _recover(unit.target, unit.runs, log)
+                unit.reusable = _previous_jobs(unit.target) if not force else {}
+                unit.runs.mkdir(parents=True, exist_ok=True)
+                unit.build = Path(tempfile.mkdtemp(prefix=f"{cadence}-{unit.run_id}-", dir=unit.runs))
+                stack.callback(_remove_unpublished, unit)
+                unit.build.chmod(0o755)
+                (unit.build / "executed").mkdir()
+                (unit.build / "briefs").mkdir()
+                previous = previous_manifest(outputs_dir / f"{kommune:03d}", cadence, period_code, log)
+                for job in jobs_of[kommune]:
+                    job_parameters = unit_parameters | {
+                        "theme": job.theme,
+                        "git_commit": commit,
+                        "previous_run": os.path.relpath(previous, paths.PROJECT_ROOT) if previous else "",
+                    }
+                    if job.committee:
+                        job_parameters["committee"] = job.committee
+                    key = job_key(
+                        paths.PROJECT_ROOT / job.notebook,
+                        job_parameters,
+                        data_fingerprint,
+                        package_code,
+                        params_hashes,
+                        versions,
+                    )
+                    job_parameters["run_id"] = key[:12]  # the brief's own identity, the same when it is reused
+                    unit.planned.append((job, job_parameters, key))
+                units.append(unit)
+            clean_temporary_files()
+            outcome.run_id = units[0].run_id
+            export_key = hashlib.sha256(
+                json.dumps(
+                    [parameters, data_fingerprint, package_code, params_hashes, versions], sort_keys=True
+                ).encode()
+            ).hexdigest()
+            with ThreadPoolExecutor(max_workers=1) as background:  # the numbers are written while the notebooks run
+                exported = {
+                    unit.kommune: background.submit(
+                        _export_numbers, unit, parameters, location, processed_dir, export_key
+                    )
+                    for unit in units
+                }
+                _execute_all(units, log, timeout, engine)
+                exports = {kommune: future.result() for kommune, future in exported.items()}
+            for unit in units:
+                if not unit.planned:
+                    raise WorkbookError(f"--only {','.join(only or [])}: no job of it for kommune {unit.kommune:03d}")
+                manifest = {
+                    "run_id": unit.run_id,
+                    "cadence": cadence,
+                    "period": period_code,
+                    "kommune": f"{unit.kommune:03d}",
+                    "parameters": parameters | {"kommune": unit.kommune},
+                    "git_commit": commit,
+                    "versions": versions,
+                    "inputs": processed["inputs"],
+                    "vintages": processed["vintages"],
+                    "code": code_hashes,
+                    "package_code": package_code,
+                    "jobs": [job.__dict__ for job in unit.jobs],
+                    "executor": executor,
+                    "exports": exports[unit.kommune],
+                }
+                # The figures the run was made from, for the next brief's "what changed" (see changes.py).
+                shutil.copyfile(current_dir(processed_dir) / "table_sums.parquet", unit.build / "figures.parquet")
+                (unit.build / "manifest.json").write_text(
+                    json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8"
+                )
+                several = len(units) > 1
+                outcome.jobs += [
+                    replace(job, name=f"{job.name}-{unit.kommune:03d}") if several else job for job in unit.jobs
+                ]
+                if unit.failed:
+                    unit.failed_folder = _keep_failed(
+                        unit.build, outputs_dir, f"{unit.kommune:03d}-{period_code}", cadence, unit.run_id
+                    )
+                    outcome.failures.append(unit)
+                    continue
+                faults.point("publish-before-swap")
+                _publish(unit.build, unit.target)
+                unit.published = True
+                _clean_runs(unit.target, unit.runs)
+                log(f"published {relative(unit.target.parent)}/{unit.target.name} (run {unit.run_id})")
+        from analysis.deliver.archive import build_index
+
+        build_index(outputs_dir)
+        if outcome.failures:
+            first = outcome.failures[0]
+            outcome.folder, outcome.failed_folder = first.target, first.failed_folder
+        return outcome
 
 
 @dataclass
@@ -595,63 +564,59 @@ def make_brief(
     path = notebook if notebook.is_absolute() else Path.cwd() / notebook
     if not path.is_file():
         raise WorkbookError(f"{notebook}: no such notebook")
-    try:  # the kernel server first, as in run(): its imports overlap the checks and the ingest
-        folders = tuple(map(str, data_location(values.get("data") or None).folders))
-    except WorkbookError:
-        folders = None  # said below, in its place
-    with kernels.server(folders) if folders is not None else nullcontext(UNSTARTED) as server:
-        return _make_brief(path, values, output, timeout, log, server)
+    # The kernel server first, as in run(): its imports overlap the checks and the ingest.
+    with _kernel_server_ahead(values.get("data") or None) as server:
+        _without_iri_grammar()  # before papermill's import, as in check_notebook_parameters
+        import papermill
 
+        from analysis.params import BriefParameters
 
-def _make_brief(path: Path, values: dict[str, str], output: Path | None, timeout: int, log, server) -> JobOutcome:
-    _without_iri_grammar()  # before papermill's import, as in check_notebook_parameters
-    import papermill
-
-    from analysis.params import BriefParameters
-
-    check_notebook_parameters(path, committee="committee" in values)
-    known = set(papermill.inspect_notebook(str(path)))
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise WorkbookError(
-            f"-p {unknown[0]}: {relative(path)} has no such parameter; it has {', '.join(sorted(known))}"
-        )
-    parameters = {name: _typed(value) for name, value in values.items()}
-    defaults = {
-        name: _typed(str(p["default"]).strip("\"'")) for name, p in papermill.inspect_notebook(str(path)).items()
-    }
-    merged = defaults | parameters
-    try:
-        BriefParameters(**merged)
-    except ValueError as err:
-        raise WorkbookError(
-            f"-p: {str(err).splitlines()[2].strip() if len(str(err).splitlines()) > 2 else err}"
-        ) from None
-    location = data_location(merged.get("data") or None)
-    result = store.build(location)
-    log(f"ingest: {'unchanged' if result.skipped else 'rebuilt'}, {result.rows:,} observations")
-    name = path.stem
-    output = output or paths.OUTPUTS_DIR / "briefs" / f"{name}-{merged.get('period', 'latest')}.html"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="workbook-brief-") as folder:
-        (Path(folder) / "executed").mkdir()
-        (Path(folder) / "briefs").mkdir()
-        _import_execution_modules()
-        started = nullcontext(server) if server is not UNSTARTED else None
-        with started or kernels.server(tuple(map(str, location.folders))) as server:
-            job = {"name": name, "notebook": os.path.relpath(path, paths.PROJECT_ROOT)}
-            done = _execute(
-                job, parameters | {"git_commit": git_commit()}, folder, timeout, server.kernel_dir if server else None
+        check_notebook_parameters(path, committee="committee" in values)
+        declared = papermill.inspect_notebook(str(path))
+        known = set(declared)
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise WorkbookError(
+                f"-p {unknown[0]}: {relative(path)} has no such parameter; it has {', '.join(sorted(known))}"
             )
-        executed = Path(folder) / "executed" / f"{name}.ipynb"
-        if executed.is_file():
-            shutil.copyfile(executed, output.with_suffix(".ipynb"))
-        if done.status == "ok":
-            shutil.copyfile(Path(folder) / done.brief, output)
-            shutil.copyfile((Path(folder) / done.brief).with_suffix(".pdf"), output.with_suffix(".pdf"))
-            log(f"{name}: brief made in {done.seconds:.1f} s: {relative(output)} (executed notebook beside it)")
-        done.brief = relative(output.with_suffix(".ipynb"))
-    return done
+        parameters = {name: _typed(value) for name, value in values.items()}
+        defaults = {name: _typed(str(p["default"]).strip("\"'")) for name, p in declared.items()}
+        merged = defaults | parameters
+        try:
+            BriefParameters(**merged)
+        except ValueError as err:
+            raise WorkbookError(
+                f"-p: {str(err).splitlines()[2].strip() if len(str(err).splitlines()) > 2 else err}"
+            ) from None
+        location = data_location(merged.get("data") or None)
+        result = store.build(location)
+        log(f"ingest: {'unchanged' if result.skipped else 'rebuilt'}, {result.rows:,} observations")
+        name = path.stem
+        output = output or paths.OUTPUTS_DIR / "briefs" / f"{name}-{merged.get('period', 'latest')}.html"
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="workbook-brief-") as folder:
+            (Path(folder) / "executed").mkdir()
+            (Path(folder) / "briefs").mkdir()
+            _import_execution_modules()
+            started = nullcontext(server) if server is not UNSTARTED else None
+            with started or kernels.server(tuple(map(str, location.folders))) as server:
+                job = {"name": name, "notebook": os.path.relpath(path, paths.PROJECT_ROOT)}
+                done = _execute(
+                    job,
+                    parameters | {"git_commit": git_commit()},
+                    folder,
+                    timeout,
+                    server.kernel_dir if server else None,
+                )
+            executed = Path(folder) / "executed" / f"{name}.ipynb"
+            if executed.is_file():
+                shutil.copyfile(executed, output.with_suffix(".ipynb"))
+            if done.status == "ok":
+                shutil.copyfile(Path(folder) / done.brief, output)
+                shutil.copyfile((Path(folder) / done.brief).with_suffix(".pdf"), output.with_suffix(".pdf"))
+                log(f"{name}: brief made in {done.seconds:.1f} s: {relative(output)} (executed notebook beside it)")
+            done.brief = relative(output.with_suffix(".ipynb"))
+        return done
 
 
 def _typed(text: str):

@@ -37,6 +37,19 @@ def test_quarterly_run_publishes_four_briefs_and_a_manifest(quarterly):
     assert not list(quarterly.glob("2025K1/.kvartal.building-*")), "no temporary folder is left behind"
 
 
+def test_executed_notebooks_keep_their_outputs_and_record_relative_paths(quarterly):
+    """Written once when the notebook ends (run/engine.py), with every cell's outputs, and with the
+    paths as the project names them rather than this machine's."""
+    executed = nbformat.read(quarterly / "766/2025K1/kvartal/executed/growth.ipynb", as_version=4)
+    recorded = executed.metadata["papermill"]
+    assert (recorded["input_path"], recorded["output_path"]) == ("notebooks/growth.ipynb", "executed/growth.ipynb")
+    assert recorded["exception"] is None and recorded["parameters"]["kommune"] == 766
+    code = [cell for cell in executed.cells if cell.cell_type == "code"]
+    assert all(cell.metadata["papermill"]["status"] == "completed" for cell in code)
+    assert "48.167 indbyggere" in json.dumps(code[2].outputs, ensure_ascii=False)
+    assert str(PROJECT_ROOT) not in nbformat.writes(executed)
+
+
 @pytest.mark.parametrize("name", BRIEFS)
 def test_each_brief_is_clean_danish_html(quarterly, name):
     soup = _soup(quarterly / "766" / "2025K1" / "kvartal" / "briefs" / f"{name}.html")

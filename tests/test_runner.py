@@ -133,6 +133,12 @@ def test_a_job_that_hangs_or_loses_its_kernel_fails_alone(project, cell, error):
     assert jobs["growth"]["status"] == "ok"
     assert jobs["cooperation"]["status"] == "failed"
     assert jobs["cooperation"]["error"].startswith(error), jobs["cooperation"]["error"]
+    kept = nbformat.read(failed_build(project) / "executed/cooperation.ipynb", as_version=4)
+    at = next(i for i, c in enumerate(kept.cells) if c.source == cell)
+    counts = [c.get("execution_count") for c in kept.cells if c.cell_type == "code"]
+    ran = sum(1 for c in kept.cells[:at] if c.cell_type == "code")
+    assert None not in counts[:ran] and set(counts[ran + 1 :]) == {None}, "kept as far as it ran"
+    assert "indbyggere" in json.dumps([c.get("outputs") for c in kept.cells[:at]], ensure_ascii=False)
     assert not (project / "outputs/766/2025K1/kvartal").exists(), "nothing was published"
     assert not _processes_of(project), "no kernel outlives its run"
 

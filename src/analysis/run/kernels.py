@@ -29,6 +29,7 @@ Example::
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -41,9 +42,10 @@ import time
 from importlib.metadata import entry_points
 from pathlib import Path
 
-# What every notebook imports; a module that fails to import here is left for the notebook,
-# whose own import then shows the error where the analyst looks for it.
-PRELOAD = ("ipykernel.kernelapp", "analysis.report.brief")
+# What every notebook imports, and what ipykernel imports while it starts (its debugger and IPython's
+# completer: 0.3 s of every kernel otherwise). A module that fails to import here is left for the
+# notebook, whose own import then shows the error where the analyst looks for it.
+PRELOAD = ("ipykernel.kernelapp", "ipykernel.debugger", "IPython.core.completerlib", "analysis.report.brief")
 CONNECT_TIMEOUT = 60.0  # seconds a job waits for the server to come up before its job fails
 PR_SET_PDEATHSIG = 1
 PROVISIONER = "workbook-warm"  # the entry point's name (pyproject.toml)
@@ -170,6 +172,9 @@ def serve(address: str, parent: int, preload: list[str] | None = None) -> None:
     listener.bind(address)
     listener.listen(64)
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")  # as ipykernel sets it
+    # ipykernel's debugger (debugpy) warns on import that Python's frozen modules hide breakpoints in
+    # them; nobody debugs a run's kernels, and the warning would land in the run's own output.
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     for module in PRELOAD:
         try:
             __import__(module)
@@ -194,6 +199,7 @@ def serve(address: str, parent: int, preload: list[str] | None = None) -> None:
             if preload:  # at the first request: by then the run has ingested what it reads
                 _preload_data(preload)
                 preload = None
+                gc.freeze()  # kernels' collections skip what they inherit, and leave its pages shared
             connection, _ = listener.accept()
             pid = _fork_kernel(connection, listener, wake_r, wake_w)
             if pid is None:

@@ -879,6 +879,8 @@ def _import_execution_modules() -> None:
     import papermill  # noqa: F401
     import weasyprint  # noqa: F401
 
+    import analysis.run.engine  # noqa: F401
+
 
 def _first_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}".splitlines()[0]
@@ -891,6 +893,8 @@ def _execute(job: dict, parameters: dict, build: str, timeout: int, kernel_dir: 
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from analysis.run.engine import ENGINE
+
     name, notebook_path = job["name"], job["notebook"]
     outcome = JobOutcome(name, notebook_path)
     executed = Path(build) / "executed" / f"{name}.ipynb"
@@ -901,6 +905,8 @@ def _execute(job: dict, parameters: dict, build: str, timeout: int, kernel_dir: 
             str(paths.PROJECT_ROOT / notebook_path),
             str(executed),
             parameters=parameters,
+            engine_name=ENGINE,
+            recorded_paths={"input_path": notebook_path, "output_path": f"executed/{executed.name}"},
             kernel_name=KERNEL,
             progress_bar=False,
             log_output=False,
@@ -918,23 +924,8 @@ def _execute(job: dict, parameters: dict, build: str, timeout: int, kernel_dir: 
         outcome.status, outcome.error = "failed", _first_line(err)
     finally:
         shutil.rmtree(socket_dir, ignore_errors=True)
-        _relative_paths(executed, notebook_path)
     outcome.seconds = round(time.perf_counter() - started, 2)
     return outcome
-
-
-def _relative_paths(executed: Path, notebook_path: str) -> None:
-    """papermill records the machine's absolute paths in the executed notebook: keep them relative."""
-    if not executed.is_file():
-        return
-    import nbformat
-
-    notebook = nbformat.read(executed, as_version=4)
-    recorded = notebook.metadata.get("papermill")
-    if recorded is not None:
-        recorded["input_path"] = notebook_path
-        recorded["output_path"] = f"executed/{executed.name}"
-        nbformat.write(notebook, executed)
 
 
 def _publish(build: Path, target: Path) -> None:

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
+from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 
@@ -85,10 +86,18 @@ def file_digest(path: Path) -> str:
 
 def export_brief(notebook, title: str) -> str:
     """The HTML brief of an executed notebook: outputs only, our template, no scripts."""
+    notebook.metadata["title"] = title
+    body, _resources = _exporter().from_notebook_node(notebook)
+    return body
+
+
+@cache
+def _exporter():
+    """nbconvert's HTML exporter with the brief's template, made once a process (its templates and
+    preprocessors are read when it is made; a conversion changes nothing of it)."""
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
-    notebook.metadata["title"] = title
     exporter = HTMLExporter(
         template_name="brief",
         extra_template_basedirs=[str(TEMPLATES_DIR)],
@@ -99,18 +108,32 @@ def export_brief(notebook, title: str) -> str:
     # The parameter cells show nothing, and papermill gives the injected one a random id.
     hidden = {"analyst", "parameters", "injected-parameters"}
     exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags=hidden), enabled=True)
-    body, _resources = exporter.from_notebook_node(notebook)
-    return body
+    return exporter
 
 
-def write_pdf(html: str, path: Path) -> None:
+def write_pdf(html: str, path: Path | None) -> bytes | None:
     """The brief as an A4 PDF for the agenda, from the same HTML with its print styles (WeasyPrint):
     selectable text, the charts as they are, page numbers, the municipality, brief and period in
-    the header, tagged for accessibility (PDF/UA)."""
+    the header, tagged for accessibility (PDF/UA). Without a path, the PDF's bytes."""
     import weasyprint
 
-    document = weasyprint.HTML(string=html, base_url=str(path.parent))
-    document.write_pdf(path, pdf_variant="pdf/ua-1", metadata=True, uncompressed_pdf=False)
+    document = weasyprint.HTML(string=html, base_url=str(path.parent if path else paths.PROJECT_ROOT))
+    return document.write_pdf(path, pdf_variant="pdf/ua-1", metadata=True, uncompressed_pdf=False)
+
+
+@cache
+def _warm_up() -> None:
+    """Make one small brief, HTML and PDF, once a process: what the first brief of a process pays
+    (nbconvert's templates, WeasyPrint's fonts and its C bindings, about 1 s) is then paid here,
+    before the pool forks, instead of in every worker."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("")
+    table = "<table><caption>Tal</caption><tr><th>Kommune</th><td>48.167</td></tr></table>"
+    cell.outputs = [nbformat.v4.new_output("display_data", {"text/html": f"<h2>Vækst</h2><p>Tekst</p>{table}"})]
+    notebook.cells.append(cell)
+    write_pdf(export_brief(notebook, "Strategiopfølgning"), None)
 
 
 def _document_title(notebook) -> str:
@@ -880,6 +903,8 @@ def _import_execution_modules() -> None:
     import weasyprint  # noqa: F401
 
     import analysis.run.engine  # noqa: F401
+
+    _warm_up()
 
 
 def _first_line(err: BaseException) -> str:

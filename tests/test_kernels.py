@@ -140,3 +140,40 @@ def test_a_warm_kernel_finds_the_runs_processed_data_already_read(tmp_path):
     cold = _probe(tmp_path, "cold", None, code)
     assert warm["before"] == 1 and cold["before"] == 0
     assert warm["population"] == cold["population"] == 48167.0
+
+
+def test_a_call_in_a_fork_of_the_server_writes_what_the_same_call_here_writes(tmp_path):
+    """A run writes its numbers files in a fork of its kernel server (pandas and the data are in
+    memory there): the bytes are the ones the same call writes in this process, and an error in
+    the fork comes back as the same one-line WorkbookError."""
+    from analysis.data.processed import data_location
+    from analysis.errors import WorkbookError
+    from analysis.indicators import store
+    from analysis.paths import PROCESSED_DIR
+    from analysis.report.tables import export_numbers
+
+    store.build(data_location())
+    folders = [str(f) for f in data_location().folders]
+    arguments = {
+        "kommune": "766",
+        "period": "2025K1",
+        "comparison_group": "kommunegruppe",
+        "strategy_period": "",
+        "example_data": False,
+        "folders": folders,
+        "processed_dir": str(PROCESSED_DIR),
+    }
+    target = "analysis.report.tables:export_numbers"
+    with kernels.KernelServer(tuple(folders)) as server:
+        kernels.call(
+            server.address, target, arguments | {"xlsx": str(tmp_path / "fork.xlsx"), "csv": str(tmp_path / "fork.csv")}
+        )
+        with pytest.raises(WorkbookError) as raised:
+            kernels.call(server.address, target, arguments | {"kommune": "999", "xlsx": "-", "csv": "-"})
+        with pytest.raises(RuntimeError, match="workbook's own functions only"):
+            kernels.call(server.address, "os:system", {"command": "true"})
+    export_numbers(**arguments, xlsx=str(tmp_path / "here.xlsx"), csv=str(tmp_path / "here.csv"))
+    assert (tmp_path / "fork.xlsx").read_bytes() == (tmp_path / "here.xlsx").read_bytes()
+    assert (tmp_path / "fork.csv").read_bytes() == (tmp_path / "here.csv").read_bytes()
+    assert "48167" in (tmp_path / "fork.csv").read_text(encoding="utf-8-sig")
+    assert str(raised.value) == "kommune 999: not a municipality code in DST's Kommunegrupper"

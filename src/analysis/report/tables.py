@@ -5,7 +5,7 @@ Example::
 
     tables.indicator_table(brief)            # one row per indicator: value, change, group mean, rank, status
     tables.group_table(brief, "population_growth")   # every compared municipality on every date
-    tables.export(scope, registry, folder / "tal.xlsx", folder / "tal.csv")
+    tables.export(scope, folder / "tal.xlsx", folder / "tal.csv")
 """
 
 from __future__ import annotations
@@ -216,6 +216,29 @@ def export(scope: Scope, xlsx: Path, csv: Path) -> None:
     frames = [frame.assign(Tema=name) for name, frame in sheets.items() if not frame.empty]
     combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     csv.write_text(combined.to_csv(sep=";", decimal=",", index=False), encoding="utf-8-sig")
+
+
+def export_numbers(
+    kommune: str,
+    period: str,
+    comparison_group: str,
+    strategy_period: str,
+    example_data: bool,
+    folders: list[str],
+    processed_dir: str,
+    xlsx: str,
+    csv: str,
+) -> None:
+    """`export` for a run: the municipality's scope from the run's parameters (all text, so that a
+    run can have it done in a fork of its kernel server, where the data is read already)."""
+    from analysis.data.processed import DataLocation
+    from analysis.indicators import store
+
+    processed = store.load(DataLocation(tuple(Path(folder) for folder in folders)), Path(processed_dir))
+    strategy = params.load_council(kommune).strategy
+    chosen = strategy_period if strategy_period in strategy.strategy_periods else strategy.period_for(int(period[:4]))
+    scope = Scope.build(processed, parse_period(period), kommune, comparison_group, strategy, chosen, example_data)
+    export(scope, Path(xlsx), Path(csv))
 
 
 def fixed_zip(content: bytes) -> bytes:

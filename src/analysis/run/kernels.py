@@ -42,6 +42,8 @@ import time
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from analysis.errors import WorkbookError  # a class and nothing else: the server stays quick to start
+
 # What every notebook imports, and what ipykernel imports while it starts (its debugger and IPython's
 # completer: 0.3 s of every kernel otherwise). A module that fails to import here is left for the
 # notebook, whose own import then shows the error where the analyst looks for it.
@@ -240,11 +242,13 @@ def _preload_data(folders: list[str]) -> None:
 
 
 def _fork_kernel(connection: socket.socket, *server_sockets: socket.socket) -> int | None:
-    """Read one kernel request from a new connection, fork the kernel and answer with its pid."""
+    """Read one request from a new connection (a kernel, or a call), fork for it and answer with the pid."""
     try:
         connection.settimeout(10)
         request = json.loads(connection.makefile("r", encoding="utf-8").readline())
-        if not isinstance(request, dict) or not {"argv", "cwd", "env"} <= set(request):
+        if not isinstance(request, dict) or not (
+            {"argv", "cwd", "env"} <= set(request) or {"call", "cwd", "env"} <= set(request)
+        ):
             return None  # the client hears no pid and says so
     except (OSError, ValueError):
         return None
@@ -252,6 +256,8 @@ def _fork_kernel(connection: socket.socket, *server_sockets: socket.socket) -> i
     if pid == 0:
         for sock in server_sockets:
             sock.close()
+        if "call" in request:
+            _do_call(request, connection)  # never returns
         _become_kernel(request, connection)  # never returns
     try:
         connection.sendall(f"{pid}\n".encode())
@@ -289,6 +295,38 @@ def _reap(connection_of: dict[int, socket.socket]) -> None:
                 connection.sendall(f"exit {os.waitstatus_to_exitcode(status)}\n".encode())
             except OSError:
                 pass
+
+
+def _do_call(request: dict, connection: socket.socket) -> None:
+    """In the forked child: call a function of the workbook with the server's modules and data in
+    memory, in the requester's folder and environment. An error goes back as one JSON line."""
+    status = 1
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        die_with_parent()
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        module, _, name = request["call"].partition(":")
+        if not module.startswith("analysis."):
+            raise ValueError(f"{request['call']}: the server calls the workbook's own functions only")
+        import importlib
+
+        getattr(importlib.import_module(module), name)(**request.get("kwargs", {}))
+        status = 0
+    except BaseException as err:  # noqa: BLE001 - reported to the caller, never into the server's loop
+        ours = isinstance(err, WorkbookError)
+        said = {"error": str(err) if ours else f"{type(err).__name__}: {err}".splitlines()[0], "workbook": ours}
+        try:
+            connection.sendall((json.dumps(said) + "\n").encode())
+        except OSError:
+            pass
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
 
 
 def _become_kernel(request: dict, connection: socket.socket) -> None:
@@ -330,10 +368,12 @@ def _become_kernel(request: dict, connection: socket.socket) -> None:
         os._exit(status)
 
 
-def request_kernel(address: str, argv: list[str], cwd: str, env: dict[str, str]) -> tuple[int, socket.socket, str]:
-    """Ask the server for a kernel; returns its pid, the connection that stays with it and what
-    the server said after the pid (an exit line, for a kernel that ended at once).
-    Waits while the server is still starting."""
+def request_kernel(
+    address: str, argv: list[str], cwd: str, env: dict[str, str], call: tuple[str, dict] | None = None
+) -> tuple[int, socket.socket, str]:
+    """Ask the server for a kernel (or, with `call`, a fork that calls a function); returns its pid,
+    the connection that stays with it and what the server said after the pid (an exit line, for a
+    kernel that ended at once). Waits while the server is still starting."""
     deadline = time.monotonic() + CONNECT_TIMEOUT
     while True:
         client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -348,7 +388,10 @@ def request_kernel(address: str, argv: list[str], cwd: str, env: dict[str, str])
             if time.monotonic() > deadline:
                 raise RuntimeError(f"kernel server at {address} did not start within {CONNECT_TIMEOUT:.0f} s") from None
             time.sleep(0.02)
-    client.sendall((json.dumps({"argv": argv, "cwd": cwd, "env": env}) + "\n").encode())
+    request = {"argv": argv, "cwd": cwd, "env": env}
+    if call is not None:
+        request = {"call": call[0], "kwargs": call[1], "cwd": cwd, "env": env}
+    client.sendall((json.dumps(request) + "\n").encode())
     answer = b""
     while not answer.endswith(b"\n"):
         chunk = client.recv(64)
@@ -361,6 +404,32 @@ def request_kernel(address: str, argv: list[str], cwd: str, env: dict[str, str])
         raise RuntimeError(f"kernel server at {address} gave no kernel")
     client.setblocking(False)
     return int(first), client, rest
+
+
+def call(address: str, target: str, kwargs: dict) -> None:
+    """Call `target` ("analysis.module:function") with `kwargs` (JSON) in a fork of the kernel
+    server at `address`, in this process's folder and environment, and wait for it to end. The
+    fork has the notebooks' modules and the run's data in memory already; a WorkbookError there
+    is raised here with its message, any other error as a RuntimeError."""
+    pid, connection, heard = request_kernel(address, [], os.getcwd(), dict(os.environ), call=(target, kwargs))
+    connection.setblocking(True)
+    try:
+        while "exit" not in heard.split():
+            chunk = connection.recv(4096)
+            if not chunk:
+                heard += "\nexit -9\n"  # the server is gone, and the call with it
+                break
+            heard += chunk.decode("utf-8", "replace")
+    finally:
+        connection.close()
+    for line in heard.splitlines():
+        if line.startswith("{"):
+            said = json.loads(line)
+            raise (WorkbookError if said.get("workbook") else RuntimeError)(said["error"])
+    words = heard.split()
+    status = int(words[words.index("exit") + 1]) if words.index("exit") + 1 < len(words) else -9
+    if status != 0:
+        raise RuntimeError(f"{target} (pid {pid}) ended with exit status {status}")
 
 
 def kernel_manager_class(socket_dir: str, kernel_dir: str | None = None):

@@ -459,7 +459,7 @@ def run(
             with ThreadPoolExecutor(max_workers=1) as background:  # the numbers are written while the notebooks run
                 exported = {
                     unit.kommune: background.submit(
-                        _export_numbers, unit, parameters, location, processed_dir, export_key
+                        _export_numbers, unit, parameters, location, processed_dir, export_key, server
                     )
                     for unit in units
                 }
@@ -651,9 +651,11 @@ def _typed(text: str):
     return text
 
 
-def _export_numbers(unit: Unit, parameters: dict, location, processed_dir: Path, key: str) -> dict[str, str]:
+def _export_numbers(unit: Unit, parameters: dict, location, processed_dir: Path, key: str, server) -> dict[str, str]:
     """Every number of the municipality's briefs, for its comparison group, as Excel and CSV beside the
-    briefs (tal-<kommunekode>.xlsx/.csv); copied from the published run when nothing they depend on changed."""
+    briefs (tal-<kommunekode>.xlsx/.csv); copied from the published run when nothing they depend on
+    changed. Written in a fork of the run's kernel server when it has one (pandas and the data are in
+    memory there; this process need not import them), else here."""
     names = [f"tal-{unit.kommune:03d}.{suffix}" for suffix in ("xlsx", "csv")]
     target, build = unit.target, unit.build
     try:
@@ -664,24 +666,23 @@ def _export_numbers(unit: Unit, parameters: dict, location, processed_dir: Path,
         for name in names:
             shutil.copy2(target / name, build / name)
         return {name: key for name in names}
-    from analysis.indicators.figures import Scope
-    from analysis.periods import parse_period
-    from analysis.report import tables
+    arguments = {
+        "kommune": f"{unit.kommune:03d}",
+        "period": parameters["period"],
+        "comparison_group": parameters["comparison_group"],
+        "strategy_period": parameters["strategy_period"],
+        "example_data": parameters["example_data"],
+        "folders": [str(folder) for folder in location.folders],
+        "processed_dir": str(processed_dir),
+        "xlsx": str(build / names[0]),
+        "csv": str(build / names[1]),
+    }
+    if isinstance(server, kernels.KernelServer):
+        kernels.call(server.address, "analysis.report.tables:export_numbers", arguments)
+    else:
+        from analysis.report.tables import export_numbers
 
-    processed = store.load(location, processed_dir)
-    council = params.load_council(f"{unit.kommune:03d}")
-    scope = Scope.build(
-        processed,
-        parse_period(parameters["period"]),
-        f"{unit.kommune:03d}",
-        parameters["comparison_group"],
-        council.strategy,
-        parameters["strategy_period"]
-        if parameters["strategy_period"] in council.strategy.strategy_periods
-        else council.strategy.period_for(int(parameters["period"][:4])),
-        parameters["example_data"],
-    )
-    tables.export(scope, build / names[0], build / names[1])
+        export_numbers(**arguments)
     return {name: key for name in names}
 
 

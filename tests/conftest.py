@@ -22,6 +22,33 @@ sys.modules.setdefault("rfc3987_syntax", None)
 HEDENSTED = "766"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_kernel_server():
+    """One kernel server for every run of this test process (each xdist worker has its own): runs
+    attach to it through WORKBOOK_KERNEL_SERVER instead of each starting one and paying its imports.
+    Runs that check a run's own server and processes take the variable out (`own_kernel_server`)."""
+    import os
+
+    from analysis.run import kernels
+
+    if not kernels.available():
+        yield None
+        return
+    with kernels.KernelServer() as server:
+        os.environ[kernels.SHARED] = server.folder
+        try:
+            yield server
+        finally:
+            os.environ.pop(kernels.SHARED, None)
+
+
+def own_kernel_server(env: dict) -> dict:
+    """`env` for a run that starts its own kernel server, as a run outside the test suite does."""
+    from analysis.run.kernels import SHARED
+
+    return {name: value for name, value in env.items() if name != SHARED}
+
+
 @pytest.fixture(scope="session")
 def snapshot() -> Path:
     if not (SNAPSHOT_DIR / "SHA256SUMS").is_file():
@@ -147,14 +174,21 @@ def command(project: Path, *args: str) -> tuple[int, str]:
     return code, stderr.getvalue()
 
 
-def workbook(*args: str) -> subprocess.CompletedProcess:
-    """The real command line, as a user types it."""
+def workbook(*args: str, own_server: bool = False) -> subprocess.CompletedProcess:
+    """The real command line, as a user types it (with the session's kernel server unless `own_server`)."""
+    import os
     import sys
 
     from analysis.paths import PROJECT_ROOT
 
+    env = own_kernel_server(dict(os.environ)) if own_server else None
     return subprocess.run(
-        [sys.executable, "-m", "analysis", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900
+        [sys.executable, "-m", "analysis", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
     )
 
 
@@ -162,7 +196,7 @@ def workbook(*args: str) -> subprocess.CompletedProcess:
 def quarterly(tmp_path_factory) -> Path:
     """The outputs folder of a quarterly run for the latest quarter (2025K1)."""
     outputs = tmp_path_factory.mktemp("outputs")
-    done = workbook("run", "--cadence", "kvartal", "--period", "latest", "--outputs", str(outputs))
+    done = workbook("run", "--cadence", "kvartal", "--period", "latest", "--outputs", str(outputs), own_server=True)
     assert done.returncode == 0, done.stderr
     return outputs
 

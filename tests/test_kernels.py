@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import nbformat
 import papermill
@@ -177,3 +178,60 @@ def test_a_call_in_a_fork_of_the_server_writes_what_the_same_call_here_writes(tm
     assert (tmp_path / "fork.csv").read_bytes() == (tmp_path / "here.csv").read_bytes()
     assert "48167" in (tmp_path / "fork.csv").read_text(encoding="utf-8-sig")
     assert str(raised.value) == "kommune 999: not a municipality code in DST's Kommunegrupper"
+
+
+def _children_cpu(pid: int) -> float:
+    """Seconds of CPU of the process's children that ended (its kernels and calls)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_runs_of_other_checkouts_use_a_shared_server_and_see_their_own_project(tmp_path):
+    """With WORKBOOK_KERNEL_SERVER, a run forks its kernels from that server (no server of its own)
+    and they see the run's own checkout: here a copy whose strategy renames a sigtepunkt. A server
+    that runs other code than the checkout's is not used; the run says so once and starts its own."""
+    import subprocess
+    import sys
+
+    from conftest import copy_project
+
+    project = copy_project(tmp_path)
+    strategy = project / "params/strategy.yml"
+    strategy.write_text(strategy.read_text(encoding="utf-8").replace("Vækst i balance", "Vækst i god balance"), "utf-8")
+    command = [sys.executable, "-m", "analysis", "run", "--cadence", "kvartal", "--only", "growth", "--force"]
+    with kernels.KernelServer() as server:
+        env = {**os.environ, "WORKBOOK_ROOT": str(project), kernels.SHARED: server.folder}
+        before = _children_cpu(server.process.pid)
+        done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        assert _children_cpu(server.process.pid) - before > 0.3, "the run's kernel ran under the shared server"
+        brief = (project / "outputs/766/2025K1/kvartal/briefs/growth.html").read_text(encoding="utf-8")
+        assert "Vækst i god balance" in brief and "48.167" in brief
+        assert "kernels:" not in done.stderr
+        Path(server.folder, "code").write_text("another version of the package", encoding="ascii")
+        stale = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=600)
+    assert stale.returncode == 0, stale.stderr
+    said = [line for line in stale.stderr.splitlines() if line.startswith("kernels:")]
+    assert said == [
+        f"kernels: the kernel server in {server.folder} (WORKBOOK_KERNEL_SERVER) runs other code than this "
+        "checkout's; this run starts its own"
+    ]
+
+
+def test_what_a_fork_of_the_server_prints_goes_to_its_requesters_output(tmp_path):
+    """Kernels and calls print to the standard error of the process that asked for them, not the
+    server's: a shared server's kernels log into each run's own output."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from analysis.run import kernels; "
+        "kernels.call(sys.argv[1], 'analysis.cli:main', {'argv': ['index', '--outputs', sys.argv[2]]})"
+    )
+    with kernels.KernelServer() as server:
+        done = subprocess.run(
+            [sys.executable, "-c", script, server.address, str(tmp_path)], capture_output=True, text=True, timeout=120
+        )
+    assert done.returncode == 0, done.stderr
+    assert f"index: {tmp_path / 'index.html'}" in done.stderr
+    assert (tmp_path / "index.html").is_file()

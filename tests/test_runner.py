@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import copy_project
+from conftest import copy_project, own_kernel_server
 
 pytestmark = pytest.mark.e2e  # real runs in processes: `make test-fast` leaves them out
 
@@ -39,7 +39,8 @@ def project(tmp_path):
 
 def run(project: Path, *args: str, wait: bool = True):
     command = [sys.executable, "-m", "analysis", "run", "--cadence", "kvartal", "--period", "2025K1", *args]
-    env = {**os.environ, "WORKBOOK_ROOT": str(project)}
+    # Its own kernel server, as outside the tests: these tests follow the run's processes to their end.
+    env = own_kernel_server({**os.environ, "WORKBOOK_ROOT": str(project)})
     if not wait:
         return subprocess.Popen(
             command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

@@ -18,8 +18,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-# The package is installed in editable mode from src/, so the project root is two levels up.
-_root = Path(os.environ.get("WORKBOOK_ROOT") or Path(__file__).resolve().parents[2])
+
+def _from_environment() -> Path:
+    # The package is installed in editable mode from src/, so the project root is two levels up.
+    return Path(os.environ.get("WORKBOOK_ROOT") or Path(__file__).resolve().parents[2])
+
+
+_root = _from_environment()
 
 _UNDER_ROOT = {
     "PROJECT_ROOT": (),
@@ -56,6 +61,13 @@ def project(root: Path) -> Iterator[Path]:
             os.environ.pop("WORKBOOK_ROOT", None)
         else:
             os.environ["WORKBOOK_ROOT"] = before_env
+
+
+def reread_environment() -> None:
+    """Take the project from WORKBOOK_ROOT again: for a process forked from another that had
+    another environment (a kernel of a kernel server shared by several projects' runs)."""
+    global _root
+    _root = _from_environment()
 
 
 def relative(path: Path) -> str:

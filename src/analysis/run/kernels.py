@@ -52,6 +52,7 @@ CONNECT_TIMEOUT = 60.0  # seconds a job waits for the server to come up before i
 PR_SET_PDEATHSIG = 1
 PROVISIONER = "workbook-warm"  # the entry point's name (pyproject.toml)
 KERNEL = "python3"  # the kernel name notebooks record; the server's spec keeps it, so outputs do not change
+SHARED = "WORKBOOK_KERNEL_SERVER"  # the folder of a running kernel server that runs use instead of starting one
 
 
 def unavailable() -> str | None:
@@ -73,17 +74,49 @@ _said = False
 def server(preload: tuple[str, ...] = (), log=lambda message: print(message, file=sys.stderr, flush=True)):
     """A kernel server to use as a context manager (preloading the processed data of the data
     folders `preload`), or a null context where warm kernels are unavailable; that is said once
-    per process, as one line."""
+    per process, as one line. With WORKBOOK_KERNEL_SERVER naming the folder of a server that runs
+    this code, that server (see `shared`)."""
     global _said
     from contextlib import nullcontext
 
     reason = unavailable()
     if reason is None:
-        return KernelServer(preload)
+        found = shared(log)
+        return nullcontext(found) if found else KernelServer(preload)
     if not _said:
         log(f"kernels: {reason}; each notebook starts its own kernel")
         _said = True
     return nullcontext()
+
+
+_refused: set[str] = set()
+
+
+def shared(log=lambda message: print(message, file=sys.stderr, flush=True)) -> KernelServer | None:
+    """The kernel server in the folder that WORKBOOK_KERNEL_SERVER names, when it is there and runs
+    this package's code as it is now; else None (and a line saying why, once).
+
+    For a session of many runs, the test suite's above all: each run otherwise starts a server of
+    its own and pays its imports (about 2 s of CPU). A shared server reads no data ahead (a kernel
+    reads its run's own); what a kernel prints still goes to the run's own output."""
+    folder = os.environ.get(SHARED)
+    if not folder:
+        return None
+    from analysis.provenance import code_digest
+
+    attached = KernelServer(folder=folder)
+    try:
+        with open(os.path.join(folder, "code"), encoding="ascii") as recorded:
+            same = recorded.read() == code_digest()
+    except OSError:
+        same = None
+    if same and os.path.exists(attached.address):
+        return attached
+    if folder not in _refused:
+        _refused.add(folder)
+        why = "runs other code than this checkout's" if same is False else "is not running"
+        log(f"kernels: the kernel server in {folder} ({SHARED}) {why}; this run starts its own")
+    return None
 
 
 def die_with_parent() -> None:
@@ -114,16 +147,24 @@ class KernelServer:
     """The kernel server of one run: a child process that preloads modules and forks kernels.
 
     It listens on a Unix socket in a folder only this user can open (mkdtemp makes it 0700), and
-    `kernel_dir` holds the kernel spec that sends jupyter_client to it."""
+    `kernel_dir` holds the kernel spec that sends jupyter_client to it. Given the `folder` of a
+    server that runs already, it stands for that one, and entering or leaving it does nothing."""
 
-    def __init__(self, preload: tuple[str, ...] = ()) -> None:
+    def __init__(self, preload: tuple[str, ...] = (), folder: str | None = None) -> None:
         self.preload = [str(folder) for folder in preload]
-        self.folder = short_tempdir("workbook-kernels-")
+        self.owned = folder is None
+        self.folder = folder or short_tempdir("workbook-kernels-")
         self.address = os.path.join(self.folder, "server.sock")
         self.kernel_dir = os.path.join(self.folder, "kernels")
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> KernelServer:
+        if not self.owned:
+            return self
+        from analysis.provenance import code_digest
+
+        with open(os.path.join(self.folder, "code"), "w", encoding="ascii") as out:
+            out.write(code_digest())  # before the server imports the package: a run compares it
         self.process = subprocess.Popen(
             [sys.executable, "-m", "analysis.run.kernels", self.address, str(os.getpid()), json.dumps(self.preload)],
             stdin=subprocess.DEVNULL,
@@ -141,6 +182,8 @@ class KernelServer:
         return self
 
     def __exit__(self, *exc) -> None:
+        if not self.owned:
+            return
         if self.process is not None:
             self.process.terminate()  # its kernels follow it (parent-death signal)
             try:
@@ -182,6 +225,7 @@ def serve(address: str, parent: int, preload: list[str] | None = None) -> None:
             __import__(module)
         except Exception:  # noqa: BLE001 - the notebook's own import will show it
             pass
+    gc.freeze()  # kernels' collections skip what they inherit, and leave its pages shared
     kernel_of: dict[socket.socket, int] = {}  # connection -> the kernel it asked for
     connection_of: dict[int, socket.socket] = {}  # a kernel not yet waited for -> its connection
     while True:
@@ -201,7 +245,7 @@ def serve(address: str, parent: int, preload: list[str] | None = None) -> None:
             if preload:  # at the first request: by then the run has ingested what it reads
                 _preload_data(preload)
                 preload = None
-                gc.freeze()  # kernels' collections skip what they inherit, and leave its pages shared
+                gc.freeze()
             connection, _ = listener.accept()
             pid = _fork_kernel(connection, listener, wake_r, wake_w)
             if pid is None:
@@ -242,23 +286,37 @@ def _preload_data(folders: list[str]) -> None:
 
 
 def _fork_kernel(connection: socket.socket, *server_sockets: socket.socket) -> int | None:
-    """Read one request from a new connection (a kernel, or a call), fork for it and answer with the pid."""
+    """Read one request from a new connection (a kernel, or a call) with the requester's standard
+    output and error, fork for it and answer with the pid."""
+    streams: list[int] = []
     try:
         connection.settimeout(10)
-        request = json.loads(connection.makefile("r", encoding="utf-8").readline())
+        data, streams, _flags, _address = socket.recv_fds(connection, 1 << 16, 2)
+        while not data.endswith(b"\n"):
+            more = connection.recv(1 << 16)
+            if not more:
+                break
+            data += more
+        request = json.loads(data)
         if not isinstance(request, dict) or not (
             {"argv", "cwd", "env"} <= set(request) or {"call", "cwd", "env"} <= set(request)
         ):
-            return None  # the client hears no pid and says so
+            raise ValueError("not a request")
     except (OSError, ValueError):
-        return None
+        for fd in streams:
+            os.close(fd)
+        return None  # the client hears no pid and says so
     pid = os.fork()
     if pid == 0:
         for sock in server_sockets:
             sock.close()
+        for target, fd in zip((1, 2), streams):  # what it prints goes where its requester's output goes
+            os.dup2(fd, target)
         if "call" in request:
             _do_call(request, connection)  # never returns
         _become_kernel(request, connection)  # never returns
+    for fd in streams:
+        os.close(fd)
     try:
         connection.sendall(f"{pid}\n".encode())
         connection.setblocking(False)
@@ -309,6 +367,7 @@ def _do_call(request: dict, connection: socket.socket) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        _project_from_environment()
         module, _, name = request["call"].partition(":")
         if not module.startswith("analysis."):
             raise ValueError(f"{request['call']}: the server calls the workbook's own functions only")
@@ -329,6 +388,14 @@ def _do_call(request: dict, connection: socket.socket) -> None:
         os._exit(status)
 
 
+def _project_from_environment() -> None:
+    """The workbook's project as the requester's environment names it (a shared server serves the
+    runs of several checkouts; the project root was read when the server imported the package)."""
+    paths = sys.modules.get("analysis.paths")
+    if paths is not None:
+        paths.reread_environment()
+
+
 def _become_kernel(request: dict, connection: socket.socket) -> None:
     """In the forked child: the environment a launched kernel would have, then ipykernel's own start."""
     status = 1
@@ -345,6 +412,7 @@ def _become_kernel(request: dict, connection: socket.socket) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        _project_from_environment()
         # ipykernel exits when its parent goes. It read JPY_PARENT_PID when the server imported it,
         # so the parent is also given on its command line.
         os.environ["JPY_PARENT_PID"] = str(os.getppid())
@@ -391,7 +459,12 @@ def request_kernel(
     request = {"argv": argv, "cwd": cwd, "env": env}
     if call is not None:
         request = {"call": call[0], "kwargs": call[1], "cwd": cwd, "env": env}
-    client.sendall((json.dumps(request) + "\n").encode())
+    payload = (json.dumps(request) + "\n").encode()
+    try:  # this process's standard output and error (not sys.stdout, which a caller may have replaced)
+        sent = socket.send_fds(client, [payload], [1, 2])
+    except OSError:  # closed: the kernel prints where the server does
+        sent = 0
+    client.sendall(payload[sent:])
     answer = b""
     while not answer.endswith(b"\n"):
         chunk = client.recv(64)

@@ -39,7 +39,7 @@ from analysis.errors import WorkbookError
 from analysis.indicators import store
 from analysis.paths import TEMPLATES_DIR, relative
 from analysis.periods import CADENCES, check_period_text
-from analysis.provenance import git_commit
+from analysis.provenance import code_digest, git_commit
 from analysis.run import kernels
 
 # pandas, papermill and nbconvert are imported where they are used: a run whose briefs are all
@@ -220,16 +220,6 @@ def previous_manifest(outputs_dir: Path, cadence: str, period_code: str, log=pri
             pass
         log(f"previous run {relative(path.parent)}: its manifest.json cannot be read; not compared with")
     return None
-
-
-def code_digest() -> str:
-    """One hash of the package's source and templates: a change to either re-runs every job."""
-    package = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in (".py", ".j2", ".css", ".json")):
-        digest.update(str(path.relative_to(package)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def job_key(

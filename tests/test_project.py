@@ -77,3 +77,22 @@ def test_parameters_cell_has_literal_defaults():
         tree = ast.parse("".join(cell["source"]))
         for statement in tree.body:
             assert isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Constant), path.name
+
+
+def test_the_code_hash_of_a_job_covers_every_stage_of_the_package(tmp_path):
+    """A job is reused only while the code that makes its brief is the same: the hash covers the
+    modules and templates of every stage, and a change in any of them changes it."""
+    import shutil
+
+    from analysis.provenance import PACKAGE, code_digest, code_files
+
+    names = {path.relative_to(PACKAGE).as_posix() for path in code_files()}
+    assert {"data/ingest.py", "indicators/measures.py", "report/narrative.py", "run/runner.py", "cli.py"} <= names
+    assert any(name.startswith("report/templates/brief/") for name in names)
+    copy = tmp_path / "analysis"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = code_digest(copy)
+    assert before == code_digest(PACKAGE)
+    narrative = copy / "report" / "narrative.py"
+    narrative.write_text(narrative.read_text(encoding="utf-8") + "\n# another sentence\n", encoding="utf-8")
+    assert code_digest(copy) != before

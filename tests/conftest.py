@@ -192,39 +192,58 @@ def workbook(*args: str, own_server: bool = False) -> subprocess.CompletedProces
     )
 
 
+def built_once(tmp_path_factory, name: str, make) -> Path:
+    """What `make(folder)` writes into an empty folder, made once per test session and copied for
+    each test process: with xdist, the first worker to ask makes it while the others wait (the
+    pattern pytest-xdist documents), instead of every worker running the same run."""
+    import os
+    import shutil
+
+    from filelock import FileLock
+
+    mine = tmp_path_factory.mktemp(name)
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        make(mine)
+        return mine
+    shared = tmp_path_factory.getbasetemp().parent / f"once-{name}"  # this session's, shared by its workers
+    with FileLock(f"{shared}.lock"):
+        if not (shared / ".made").is_file():
+            shutil.rmtree(shared, ignore_errors=True)
+            shared.mkdir()
+            make(shared)
+            (shared / ".made").touch()
+    shutil.copytree(shared, mine, symlinks=True, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".made"))
+    return mine
+
+
+def _run_into(*args: str, own_server: bool = False):
+    def make(outputs: Path) -> None:
+        done = workbook("run", *args, "--outputs", str(outputs), own_server=own_server)
+        assert done.returncode == 0, done.stderr
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def quarterly(tmp_path_factory) -> Path:
-    """The outputs folder of a quarterly run for the latest quarter (2025K1)."""
-    outputs = tmp_path_factory.mktemp("outputs")
-    done = workbook("run", "--cadence", "kvartal", "--period", "latest", "--outputs", str(outputs), own_server=True)
-    assert done.returncode == 0, done.stderr
-    return outputs
+    """The outputs folder of a quarterly run for the latest quarter (2025K1), by a run with its own
+    kernel server, as outside the tests."""
+    return built_once(
+        tmp_path_factory, "outputs", _run_into("--cadence", "kvartal", "--period", "latest", own_server=True)
+    )
 
 
 @pytest.fixture(scope="session")
 def annual(tmp_path_factory) -> Path:
     """The published folder of the annual follow-up for 2024."""
-    outputs = tmp_path_factory.mktemp("annual")
-    done = workbook("run", "--cadence", "aar", "--period", "2024", "--outputs", str(outputs))
-    assert done.returncode == 0, done.stderr
+    outputs = built_once(tmp_path_factory, "annual", _run_into("--cadence", "aar", "--period", "2024"))
     return outputs / "766" / "2024" / "aar"
 
 
 @pytest.fixture(scope="session")
 def illustrative(tmp_path_factory) -> Path:
     """Annual briefs with Eksempeldata in every manual indicator: every section of a brief shows."""
-    outputs = tmp_path_factory.mktemp("illustrative")
-    done = workbook(
-        "run",
-        "--cadence",
-        "aar",
-        "--period",
-        "2024",
-        "--example-data",
-        "--only",
-        "cooperation,community,udvalg-vtf",
-        "--outputs",
-        str(outputs),
+    make = _run_into(
+        "--cadence", "aar", "--period", "2024", "--example-data", "--only", "cooperation,community,udvalg-vtf"
     )
-    assert done.returncode == 0, done.stderr
-    return outputs / "766" / "2024" / "aar"
+    return built_once(tmp_path_factory, "illustrative", make) / "766" / "2024" / "aar"

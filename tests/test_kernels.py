@@ -235,3 +235,41 @@ def test_what_a_fork_of_the_server_prints_goes_to_its_requesters_output(tmp_path
     assert done.returncode == 0, done.stderr
     assert f"index: {tmp_path / 'index.html'}" in done.stderr
     assert (tmp_path / "index.html").is_file()
+
+
+def test_a_shared_server_reads_each_runs_data_and_params_afresh(tmp_path):
+    """A run asks a shared server to read its data before its kernels fork (a kernel's load is then
+    a lookup), in the run's own project, and the params the server read for an earlier run are read
+    again: an edit between two runs reaches the second run's kernels."""
+    from analysis import paths
+    from analysis.data.processed import data_location
+
+    from conftest import copy_project
+
+    project = copy_project(tmp_path)
+    code = (
+        "import json\n"
+        "from analysis import params\n"
+        "from analysis.data import ingest\n"
+        "from analysis.data.processed import data_location\n"
+        "from analysis.indicators import store\n"
+        "before = len(ingest._LOADED)\n"
+        "processed = store.load(data_location())\n"
+        "names = [s.name for p in params.load_strategy().strategy_periods.values() for s in p.sigtepunkter]\n"
+        "print(json.dumps({'before': before, 'names': names,"
+        " 'population': float(processed.wide('population').loc['2025-01-01', '766'])}))\n"
+    )
+    strategy = project / "params/strategy.yml"
+    with paths.project(project), kernels.KernelServer() as server:
+        folders = tuple(str(folder) for folder in data_location().folders)
+        shared = kernels.KernelServer(folder=server.folder)
+        kernels.preload(shared, folders)
+        first = _probe(tmp_path, "first", server.kernel_dir, code)
+        strategy.write_text(
+            strategy.read_text(encoding="utf-8").replace("Vækst i balance", "Vækst i god balance"), "utf-8"
+        )
+        kernels.preload(shared, folders)
+        second = _probe(tmp_path, "second", server.kernel_dir, code)
+    assert first["before"] == 1 and first["population"] == 48167.0
+    assert "Vækst i balance" in first["names"] and "Vækst i god balance" not in first["names"]
+    assert "Vækst i god balance" in second["names"], "the edited params reach the next run's kernels"

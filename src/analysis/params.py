@@ -24,6 +24,14 @@ from analysis import paths
 from analysis.errors import WorkbookError
 from analysis.paths import relative
 
+_CACHES: list = []  # every params loader's cache (clear_caches)
+
+
+def clear_caches() -> None:
+    """Forget every params file read so far: the next load reads the files again."""
+    for cache in _CACHES:
+        cache.cache_clear()
+
 
 def _per_params_dir(maxsize: int):
     """lru_cache keyed on the params folder, which is the project's (paths.PARAMS_DIR) at call
@@ -41,6 +49,7 @@ def _per_params_dir(maxsize: int):
             return cached(*bound.args, **bound.kwargs)
 
         wrapper.cache_clear = cached.cache_clear
+        _CACHES.append(cached)
         return wrapper
 
     return decorate

@@ -248,6 +248,9 @@ def serve(address: str, parent: int, preload: list[str] | None = None) -> None:
                 gc.freeze()
             connection, _ = listener.accept()
             pid = _fork_kernel(connection, listener, wake_r, wake_w)
+            if pid == 0:  # a run's data was read here, for the kernels forked after it
+                connection.close()
+                continue
             if pid is None:
                 connection.close()
             else:
@@ -285,9 +288,35 @@ def _preload_data(folders: list[str]) -> None:
         pass
 
 
+def _preload_for(request: dict) -> None:
+    """A shared server reads a run's data when the run asks, in that run's project; the params it
+    read for earlier runs are forgotten first, so a kernel never inherits an older reading of them."""
+    root = request["env"].get("WORKBOOK_ROOT")
+    saved = os.environ.get("WORKBOOK_ROOT")
+    try:
+        from analysis import params, paths
+
+        params.clear_caches()
+        if root:
+            os.environ["WORKBOOK_ROOT"] = root
+        else:
+            os.environ.pop("WORKBOOK_ROOT", None)
+        paths.reread_environment()
+        _preload_data(request["preload"])
+    except Exception:  # noqa: BLE001 - the kernels' own loads show any problem
+        pass
+    finally:
+        if saved is None:
+            os.environ.pop("WORKBOOK_ROOT", None)
+        else:
+            os.environ["WORKBOOK_ROOT"] = saved
+    gc.freeze()
+
+
 def _fork_kernel(connection: socket.socket, *server_sockets: socket.socket) -> int | None:
     """Read one request from a new connection (a kernel, or a call) with the requester's standard
-    output and error, fork for it and answer with the pid."""
+    output and error, fork for it and answer with the pid. A request to read a run's data is done
+    here, in the server, and answered with 0."""
     streams: list[int] = []
     try:
         connection.settimeout(10)
@@ -298,14 +327,22 @@ def _fork_kernel(connection: socket.socket, *server_sockets: socket.socket) -> i
                 break
             data += more
         request = json.loads(data)
-        if not isinstance(request, dict) or not (
-            {"argv", "cwd", "env"} <= set(request) or {"call", "cwd", "env"} <= set(request)
-        ):
+        kinds = [{"argv", "cwd", "env"}, {"call", "cwd", "env"}, {"preload", "env"}]
+        if not isinstance(request, dict) or not any(kind <= set(request) for kind in kinds):
             raise ValueError("not a request")
     except (OSError, ValueError):
         for fd in streams:
             os.close(fd)
         return None  # the client hears no pid and says so
+    if "preload" in request:
+        for fd in streams:
+            os.close(fd)
+        _preload_for(request)
+        try:
+            connection.sendall(b"0\nexit 0\n")
+        except OSError:
+            pass
+        return 0
     pid = os.fork()
     if pid == 0:
         for sock in server_sockets:
@@ -437,7 +474,12 @@ def _become_kernel(request: dict, connection: socket.socket) -> None:
 
 
 def request_kernel(
-    address: str, argv: list[str], cwd: str, env: dict[str, str], call: tuple[str, dict] | None = None
+    address: str,
+    argv: list[str],
+    cwd: str,
+    env: dict[str, str],
+    call: tuple[str, dict] | None = None,
+    preload: list[str] | None = None,
 ) -> tuple[int, socket.socket, str]:
     """Ask the server for a kernel (or, with `call`, a fork that calls a function); returns its pid,
     the connection that stays with it and what the server said after the pid (an exit line, for a
@@ -459,6 +501,8 @@ def request_kernel(
     request = {"argv": argv, "cwd": cwd, "env": env}
     if call is not None:
         request = {"call": call[0], "kwargs": call[1], "cwd": cwd, "env": env}
+    if preload is not None:
+        request = {"preload": preload, "env": env}
     payload = (json.dumps(request) + "\n").encode()
     try:  # this process's standard output and error (not sys.stdout, which a caller may have replaced)
         sent = socket.send_fds(client, [payload], [1, 2])
@@ -477,6 +521,23 @@ def request_kernel(
         raise RuntimeError(f"kernel server at {address} gave no kernel")
     client.setblocking(False)
     return int(first), client, rest
+
+
+def preload(server: KernelServer, folders: tuple[str, ...]) -> None:
+    """Have a shared server read the run's data (`folders`) before the run's kernels are forked;
+    a server of the run's own reads it at the first kernel anyway (its `preload`)."""
+    if server.owned:
+        return
+    _pid, connection, heard = request_kernel(server.address, [], os.getcwd(), dict(os.environ), preload=list(folders))
+    connection.setblocking(True)
+    try:
+        while "exit" not in heard.split():
+            chunk = connection.recv(64)
+            if not chunk:
+                break
+            heard += chunk.decode("ascii", "replace")
+    finally:
+        connection.close()
 
 
 def call(address: str, target: str, kwargs: dict) -> None:

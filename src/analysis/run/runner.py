@@ -446,6 +446,10 @@ def run(
                     [parameters, data_fingerprint, package_code, params_hashes, versions], sort_keys=True
                 ).encode()
             ).hexdigest()
+            if isinstance(server, kernels.KernelServer) and any(
+                key not in unit.reusable for unit in units for _job, _parameters, key in unit.planned
+            ):
+                kernels.preload(server, tuple(map(str, location.folders)))  # a shared server reads the data now
             with ThreadPoolExecutor(max_workers=1) as background:  # the numbers are written while the notebooks run
                 exported = {
                     unit.kommune: background.submit(

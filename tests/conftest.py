@@ -34,7 +34,7 @@ def shared_kernel_server():
     if not kernels.available():
         yield None
         return
-    with kernels.KernelServer() as server:
+    with kernels.KernelServer(renders=True) as server:  # it renders the briefs too, warm for every run
         os.environ[kernels.SHARED] = server.folder
         try:
             yield server

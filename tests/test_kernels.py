@@ -188,10 +188,13 @@ def _children_cpu(pid: int) -> float:
 
 def test_runs_of_other_checkouts_use_a_shared_server_and_see_their_own_project(tmp_path):
     """With WORKBOOK_KERNEL_SERVER, a run forks its kernels from that server (no server of its own)
-    and they see the run's own checkout: here a copy whose strategy renames a sigtepunkt. A server
+    and they see the run's own checkout: here a copy whose strategy renames a sigtepunkt. The
+    brief is rendered in a fork of the server as the run's own process renders it. A server
     that runs other code than the checkout's is not used; the run says so once and starts its own."""
     import subprocess
     import sys
+
+    from analysis.report import render
 
     from conftest import copy_project
 
@@ -199,7 +202,7 @@ def test_runs_of_other_checkouts_use_a_shared_server_and_see_their_own_project(t
     strategy = project / "params/strategy.yml"
     strategy.write_text(strategy.read_text(encoding="utf-8").replace("Vækst i balance", "Vækst i god balance"), "utf-8")
     command = [sys.executable, "-m", "analysis", "run", "--cadence", "kvartal", "--only", "growth", "--force"]
-    with kernels.KernelServer() as server:
+    with kernels.KernelServer(renders=True) as server:
         env = {**os.environ, "WORKBOOK_ROOT": str(project), kernels.SHARED: server.folder}
         before = _children_cpu(server.process.pid)
         done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=600)
@@ -207,6 +210,12 @@ def test_runs_of_other_checkouts_use_a_shared_server_and_see_their_own_project(t
         assert _children_cpu(server.process.pid) - before > 0.3, "the run's kernel ran under the shared server"
         brief = (project / "outputs/766/2025K1/kvartal/briefs/growth.html").read_text(encoding="utf-8")
         assert "Vækst i god balance" in brief and "48.167" in brief
+        published = project / "outputs/766/2025K1/kvartal"
+        render.brief_files(
+            str(published / "executed/growth.ipynb"), str(tmp_path / "here.html"), str(tmp_path / "here.pdf")
+        )
+        assert (tmp_path / "here.html").read_text(encoding="utf-8") == brief, "rendered in the server as here"
+        assert (published / "briefs/growth.pdf").read_bytes()[:5] == b"%PDF-"
         assert "kernels:" not in done.stderr
         Path(server.folder, "code").write_text("another version of the package", encoding="ascii")
         stale = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=600)

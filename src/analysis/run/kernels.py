@@ -48,6 +48,7 @@ from analysis.errors import WorkbookError  # a class and nothing else: the serve
 # completer: 0.3 s of every kernel otherwise). A module that fails to import here is left for the
 # notebook, whose own import then shows the error where the analyst looks for it.
 PRELOAD = ("ipykernel.kernelapp", "ipykernel.debugger", "IPython.core.completerlib", "analysis.report.brief")
+RENDERER = "analysis.report.render"  # what a server that renders briefs imports, and warms up
 CONNECT_TIMEOUT = 60.0  # seconds a job waits for the server to come up before its job fails
 PR_SET_PDEATHSIG = 1
 PROVISIONER = "workbook-warm"  # the entry point's name (pyproject.toml)
@@ -104,7 +105,7 @@ def shared(log=lambda message: print(message, file=sys.stderr, flush=True)) -> K
         return None
     from analysis.provenance import code_digest
 
-    attached = KernelServer(folder=folder)
+    attached = KernelServer(folder=folder, renders=os.path.exists(os.path.join(folder, "renders")))
     try:
         with open(os.path.join(folder, "code"), encoding="ascii") as recorded:
             same = recorded.read() == code_digest()
@@ -150,8 +151,9 @@ class KernelServer:
     `kernel_dir` holds the kernel spec that sends jupyter_client to it. Given the `folder` of a
     server that runs already, it stands for that one, and entering or leaving it does nothing."""
 
-    def __init__(self, preload: tuple[str, ...] = (), folder: str | None = None) -> None:
+    def __init__(self, preload: tuple[str, ...] = (), folder: str | None = None, renders: bool = False) -> None:
         self.preload = [str(folder) for folder in preload]
+        self.renders = renders
         self.owned = folder is None
         self.folder = folder or short_tempdir("workbook-kernels-")
         self.address = os.path.join(self.folder, "server.sock")
@@ -165,8 +167,18 @@ class KernelServer:
 
         with open(os.path.join(self.folder, "code"), "w", encoding="ascii") as out:
             out.write(code_digest())  # before the server imports the package: a run compares it
+        if self.renders:
+            open(os.path.join(self.folder, "renders"), "w").close()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "analysis.run.kernels", self.address, str(os.getpid()), json.dumps(self.preload)],
+            [
+                sys.executable,
+                "-m",
+                "analysis.run.kernels",
+                self.address,
+                str(os.getpid()),
+                json.dumps(self.preload),
+                "renders" if self.renders else "",
+            ],
             stdin=subprocess.DEVNULL,
             cwd=self.folder,
         )
@@ -196,7 +208,7 @@ class KernelServer:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def serve(address: str, parent: int, preload: list[str] | None = None) -> None:
+def serve(address: str, parent: int, preload: list[str] | None = None, renders: bool = False) -> None:
     """The server's loop: listen first (jobs queue up while modules load), import, then fork on
     request, reading the processed data at the first. Each kernel keeps its requester's
     connection: signals come in on it, the exit status goes out on it, and a connection that
@@ -224,6 +236,12 @@ def serve(address: str, parent: int, preload: list[str] | None = None) -> None:
         try:
             __import__(module)
         except Exception:  # noqa: BLE001 - the notebook's own import will show it
+            pass
+    if renders:  # the briefs are rendered in forks of this process: each starts warm
+        try:
+            __import__(RENDERER)
+            sys.modules[RENDERER].warm_up()
+        except Exception:  # noqa: BLE001 - a render that fails says why in its job
             pass
     gc.freeze()  # kernels' collections skip what they inherit, and leave its pages shared
     kernel_of: dict[socket.socket, int] = {}  # connection -> the kernel it asked for
@@ -595,4 +613,9 @@ def kernel_manager_class(socket_dir: str, kernel_dir: str | None = None):
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]) if len(sys.argv) > 3 else None)
+    serve(
+        sys.argv[1],
+        int(sys.argv[2]),
+        json.loads(sys.argv[3]) if len(sys.argv) > 3 else None,
+        len(sys.argv) > 4 and sys.argv[4] == "renders",
+    )

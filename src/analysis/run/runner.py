@@ -28,7 +28,6 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
-from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 
@@ -37,7 +36,7 @@ from analysis.data.ingest import input_record
 from analysis.data.processed import current_dir, data_location, read_manifest
 from analysis.errors import WorkbookError
 from analysis.indicators import store
-from analysis.paths import TEMPLATES_DIR, relative
+from analysis.paths import relative
 from analysis.periods import CADENCES, check_period_text
 from analysis.provenance import code_digest, git_commit
 from analysis.run import kernels
@@ -82,68 +81,6 @@ class RunOutcome:
 
 def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def export_brief(notebook, title: str) -> str:
-    """The HTML brief of an executed notebook: outputs only, our template, no scripts."""
-    notebook.metadata["title"] = title
-    body, _resources = _exporter().from_notebook_node(notebook)
-    return body
-
-
-@cache
-def _exporter():
-    """nbconvert's HTML exporter with the brief's template, made once a process (its templates and
-    preprocessors are read when it is made; a conversion changes nothing of it)."""
-    from nbconvert import HTMLExporter
-    from nbconvert.preprocessors import TagRemovePreprocessor
-
-    exporter = HTMLExporter(
-        template_name="brief",
-        extra_template_basedirs=[str(TEMPLATES_DIR)],
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-    )
-    # The parameter cells show nothing, and papermill gives the injected one a random id.
-    hidden = {"analyst", "parameters", "injected-parameters"}
-    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags=hidden), enabled=True)
-    return exporter
-
-
-def write_pdf(html: str, path: Path | None) -> bytes | None:
-    """The brief as an A4 PDF for the agenda, from the same HTML with its print styles (WeasyPrint):
-    selectable text, the charts as they are, page numbers, the municipality, brief and period in
-    the header, tagged for accessibility (PDF/UA). Without a path, the PDF's bytes."""
-    import weasyprint
-
-    document = weasyprint.HTML(string=html, base_url=str(path.parent if path else paths.PROJECT_ROOT))
-    return document.write_pdf(path, pdf_variant="pdf/ua-1", metadata=True, uncompressed_pdf=False)
-
-
-@cache
-def _warm_up() -> None:
-    """Make one small brief, HTML and PDF, once a process: what the first brief of a process pays
-    (nbconvert's templates, WeasyPrint's fonts and its C bindings, about 1 s) is then paid here,
-    before the pool forks, instead of in every worker."""
-    import nbformat
-
-    notebook = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell("")
-    table = "<table><caption>Tal</caption><tr><th>Kommune</th><td>48.167</td></tr></table>"
-    cell.outputs = [nbformat.v4.new_output("display_data", {"text/html": f"<h2>Vækst</h2><p>Tekst</p>{table}"})]
-    notebook.cells.append(cell)
-    write_pdf(export_brief(notebook, "Strategiopfølgning"), None)
-
-
-def _document_title(notebook) -> str:
-    """The brief's title, as the brief gave it with its header (Brief.document_title)."""
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            title = output.get("metadata", {}).get("brief", {}).get("title")
-            if title:
-                return title
-    return "Strategiopfølgning"
 
 
 RUN_PARAMETERS = {
@@ -614,9 +551,9 @@ def make_brief(
         with tempfile.TemporaryDirectory(prefix="workbook-brief-") as folder:
             (Path(folder) / "executed").mkdir()
             (Path(folder) / "briefs").mkdir()
-            _import_execution_modules()
             started = nullcontext(server) if server is not UNSTARTED else None
             with started or kernels.server(tuple(map(str, location.folders))) as server:
+                _import_execution_modules(render_here=not _renders(server))
                 job = {"name": name, "notebook": os.path.relpath(path, paths.PROJECT_ROOT)}
                 done = _execute(
                     job,
@@ -624,6 +561,7 @@ def make_brief(
                     folder,
                     timeout,
                     server.kernel_dir if server else None,
+                    server.address if _renders(server) else None,
                 )
             executed = Path(folder) / "executed" / f"{name}.ipynb"
             if executed.is_file():
@@ -745,7 +683,7 @@ class Local:
         data = to_run[0][1].get("data") or None if to_run else None
         started = nullcontext(self.server) if self.server is not UNSTARTED else None
         with started or kernels.server(tuple(map(str, data_location(data).folders))) as server:
-            _import_execution_modules()
+            _import_execution_modules(render_here=not _renders(server))
             with ProcessPoolExecutor(
                 max_workers=self.workers or workers_for(len(to_run)), initializer=_worker_start
             ) as pool:
@@ -757,6 +695,7 @@ class Local:
                         str(unit.build),
                         timeout,
                         server.kernel_dir if server else None,
+                        server.address if _renders(server) else None,
                     ): (job, job_parameters, key, unit)
                     for job, job_parameters, key, unit in to_run
                 }
@@ -888,28 +827,40 @@ def _without_iri_grammar() -> None:
     sys.modules.setdefault("rfc3987_syntax", None)  # None: `import rfc3987_syntax` raises ImportError
 
 
-def _import_execution_modules() -> None:
-    """Import papermill and nbconvert once, before the pool forks, so the workers share them
-    instead of each importing them at the same time (measured: 17 s instead of 11 s for the
-    quarterly run)."""
+def _renders(server) -> bool:
+    """Whether the briefs are rendered in forks of this kernel server: a shared server that was
+    started to (it has nbconvert and WeasyPrint warm for every run). A run's own server does not:
+    the run warms them up in its own process while its server imports, which is quicker."""
+    return isinstance(server, kernels.KernelServer) and server.renders
+
+
+def _import_execution_modules(render_here: bool = True) -> None:
+    """Import papermill (and, when this process's workers render the briefs themselves, nbconvert
+    and WeasyPrint, with one small brief made) once, before the pool forks, so the workers share
+    them instead of each importing them at the same time (measured: 17 s instead of 11 s for the
+    quarterly run), and the first brief of each worker starts warm."""
     _without_iri_grammar()
-    import nbconvert  # noqa: F401
     import papermill  # noqa: F401
-    import weasyprint  # noqa: F401
 
     import analysis.run.engine  # noqa: F401
 
-    _warm_up()
+    if render_here:
+        from analysis.report import render
+
+        render.warm_up()
 
 
 def _first_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}".splitlines()[0]
 
 
-def _execute(job: dict, parameters: dict, build: str, timeout: int, kernel_dir: str | None = None) -> JobOutcome:
-    """One job, in a worker process: execute the notebook and export its brief.
+def _execute(
+    job: dict, parameters: dict, build: str, timeout: int, kernel_dir: str | None = None, render_at: str | None = None
+) -> JobOutcome:
+    """One job, in a worker process: execute the notebook and render its brief.
 
-    With a kernel server's kernel folder, the notebook's kernel is forked from it (see kernels.py)."""
+    With a kernel server's kernel folder, the notebook's kernel is forked from it (see kernels.py);
+    with the address of a server that renders (a shared one), the brief is rendered in a fork of it."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -921,7 +872,7 @@ def _execute(job: dict, parameters: dict, build: str, timeout: int, kernel_dir: 
     started = time.perf_counter()
     socket_dir = kernels.short_tempdir("workbook-kernel-")
     try:
-        notebook = papermill.execute_notebook(
+        papermill.execute_notebook(
             str(paths.PROJECT_ROOT / notebook_path),
             str(executed),
             parameters=parameters,
@@ -934,9 +885,17 @@ def _execute(job: dict, parameters: dict, build: str, timeout: int, kernel_dir: 
             execution_timeout=timeout,
             kernel_manager_class=kernels.kernel_manager_class(socket_dir, kernel_dir),
         )
-        html = export_brief(notebook, _document_title(notebook))
-        (Path(build) / "briefs" / f"{name}.html").write_text(html, encoding="utf-8")
-        write_pdf(html, Path(build) / "briefs" / f"{name}.pdf")
+        files = {
+            "executed": str(executed),
+            "html": str(Path(build) / "briefs" / f"{name}.html"),
+            "pdf": str(Path(build) / "briefs" / f"{name}.pdf"),
+        }
+        if render_at:  # in a fork of the kernel server, where nbconvert and WeasyPrint are warm
+            kernels.call(render_at, "analysis.report.render:brief_files", files)
+        else:
+            from analysis.report.render import brief_files
+
+            brief_files(**files)
         outcome.brief = f"briefs/{name}.html"
     except PapermillExecutionError as err:
         outcome.status, outcome.error = "failed", f"{err.ename}: {err.evalue}".splitlines()[0]

@@ -37,10 +37,13 @@ def project(tmp_path):
     return copy
 
 
-def run(project: Path, *args: str, wait: bool = True):
+def run(project: Path, *args: str, wait: bool = True, own_server: bool = False):
+    """The run command in the project copy; with `own_server`, with a kernel server of its own, as
+    outside the tests (the tests that follow a run's processes to their end)."""
     command = [sys.executable, "-m", "analysis", "run", "--cadence", "kvartal", "--period", "2025K1", *args]
-    # Its own kernel server, as outside the tests: these tests follow the run's processes to their end.
-    env = own_kernel_server({**os.environ, "WORKBOOK_ROOT": str(project)})
+    env = {**os.environ, "WORKBOOK_ROOT": str(project)}
+    if own_server:
+        env = own_kernel_server(env)
     if not wait:
         return subprocess.Popen(
             command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -127,7 +130,7 @@ def test_a_job_that_hangs_or_loses_its_kernel_fails_alone(project, cell, error):
     notebook.cells.insert(3, nbformat.v4.new_code_cell(cell))
     nbformat.write(notebook, project / "notebooks/cooperation.ipynb")
     started = time.monotonic()
-    done = run(project, "--timeout", "5")
+    done = run(project, "--timeout", "5", own_server=True)
     assert time.monotonic() - started < 120
     assert done.returncode == 1, done.stderr
     jobs = {job["name"]: job for job in failed_manifest(project)["jobs"]}
@@ -173,7 +176,7 @@ def test_a_killed_run_leaves_the_published_run_and_the_next_run_completes(projec
     folder = project / "outputs/766/2025K1/kvartal"
     assert run(project).returncode == 0
     before = digests(folder)
-    killed = run(project, "--force", wait=False)
+    killed = run(project, "--force", wait=False, own_server=True)
     deadline = time.monotonic() + 120
     published = folder.resolve()
     while time.monotonic() < deadline and not [

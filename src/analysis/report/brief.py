@@ -39,6 +39,15 @@ _templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def compile_templates() -> None:
+    """Compile every section template now, into the environment's cache: a kernel server does this
+    once, and the kernels forked from it render without compiling them again (0.1 s each)."""
+    for name in _templates.list_templates():
+        _templates.get_template(name)
+
+
 _templates.filters["reason"] = status_words.reason
 
 

@@ -237,6 +237,10 @@ def serve(address: str, parent: int, preload: list[str] | None = None, renders: 
             __import__(module)
         except Exception:  # noqa: BLE001 - the notebook's own import will show it
             pass
+    try:  # the brief's templates, compiled once here instead of in every kernel
+        sys.modules["analysis.report.brief"].compile_templates()
+    except Exception:  # noqa: BLE001 - the notebook's own render shows any problem
+        pass
     if renders:  # the briefs are rendered in forks of this process: each starts warm
         try:
             __import__(RENDERER)

@@ -158,9 +158,10 @@ class Figures:
         polarity = self.indicator.polarity
         return against_group(self.group.loc[self.latest_date], self.group_kommune, self.members, polarity)
 
-    @property
+    @cached_property
     def comparisons(self) -> pd.DataFrame:
-        """The comparison on every date of the series, one row per date."""
+        """The comparison on every date of the series, one row per date (computed once: the chart
+        and the analyst's table both read it)."""
         if self.group is None:
             return pd.DataFrame()
         rows = {

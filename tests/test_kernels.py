@@ -282,3 +282,40 @@ def test_a_shared_server_reads_each_runs_data_and_params_afresh(tmp_path):
     assert first["before"] == 1 and first["population"] == 48167.0
     assert "Vækst i balance" in first["names"] and "Vækst i god balance" not in first["names"]
     assert "Vækst i god balance" in second["names"], "the edited params reach the next run's kernels"
+
+
+def test_a_brief_made_on_a_shared_server_sees_params_edited_since_the_last_run(tmp_path):
+    """`python -m analysis brief` on a shared server (the test session's) has it read the data and
+    params again, as a run does: a sigtepunkt renamed after a run (whose params the server read)
+    is in the brief made after it."""
+    import subprocess
+    import sys
+
+    from conftest import copy_project
+
+    project = copy_project(tmp_path)
+    env = {**os.environ, "WORKBOOK_ROOT": str(project)}
+    assert env.get(kernels.SHARED), "the session's shared kernel server"
+    ran = subprocess.run(
+        [sys.executable, "-m", "analysis", "run", "--cadence", "kvartal", "--only", "growth", "--force"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert "Vækst i balance" in (project / "outputs/766/2025K1/kvartal/briefs/growth.html").read_text(encoding="utf-8")
+    strategy = project / "params/strategy.yml"
+    strategy.write_text(strategy.read_text(encoding="utf-8").replace("Vækst i balance", "Vækst i god balance"), "utf-8")
+    brief = subprocess.run(
+        [sys.executable, "-m", "analysis", "brief", "notebooks/growth.ipynb", "-p", "period", "2025K1"]
+        + ["--output", str(tmp_path / "brief.html")],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert brief.returncode == 0, brief.stderr
+    assert "Vækst i god balance" in (tmp_path / "brief.html").read_text(encoding="utf-8")

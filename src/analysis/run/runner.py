@@ -553,6 +553,8 @@ def make_brief(
             (Path(folder) / "briefs").mkdir()
             started = nullcontext(server) if server is not UNSTARTED else None
             with started or kernels.server(tuple(map(str, location.folders))) as server:
+                if isinstance(server, kernels.KernelServer):
+                    kernels.preload(server, tuple(map(str, location.folders)))  # a shared server reads it now
                 _import_execution_modules(render_here=not _renders(server))
                 job = {"name": name, "notebook": os.path.relpath(path, paths.PROJECT_ROOT)}
                 done = _execute(

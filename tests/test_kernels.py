@@ -186,26 +186,42 @@ def _children_cpu(pid: int) -> float:
     return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
 
 
+def _command(project: Path, *args: str, **env: str):
+    """`python -m analysis <args>` in a project copy, with the test process's environment and `env`."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "analysis", *args],
+        cwd=project,
+        env={**os.environ, "WORKBOOK_ROOT": str(project), **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def _rename_sigtepunkt(project: Path) -> None:
+    """The copy's strategy calls the growth sigtepunkt "Vækst i god balance"."""
+    strategy = project / "params/strategy.yml"
+    strategy.write_text(strategy.read_text(encoding="utf-8").replace("Vækst i balance", "Vækst i god balance"), "utf-8")
+
+
 def test_runs_of_other_checkouts_use_a_shared_server_and_see_their_own_project(tmp_path):
     """With WORKBOOK_KERNEL_SERVER, a run forks its kernels from that server (no server of its own)
     and they see the run's own checkout: here a copy whose strategy renames a sigtepunkt. The
     brief is rendered in a fork of the server as the run's own process renders it. A server
     that runs other code than the checkout's is not used; the run says so once and starts its own."""
-    import subprocess
-    import sys
-
     from analysis.report import render
 
     from conftest import copy_project
 
     project = copy_project(tmp_path)
-    strategy = project / "params/strategy.yml"
-    strategy.write_text(strategy.read_text(encoding="utf-8").replace("Vækst i balance", "Vækst i god balance"), "utf-8")
-    command = [sys.executable, "-m", "analysis", "run", "--cadence", "kvartal", "--only", "growth", "--force"]
+    _rename_sigtepunkt(project)
+    command = ["run", "--cadence", "kvartal", "--only", "growth", "--force"]
     with kernels.KernelServer(renders=True) as server:
-        env = {**os.environ, "WORKBOOK_ROOT": str(project), kernels.SHARED: server.folder}
         before = _children_cpu(server.process.pid)
-        done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=600)
+        done = _command(project, *command, **{kernels.SHARED: server.folder})
         assert done.returncode == 0, done.stderr
         assert _children_cpu(server.process.pid) - before > 0.3, "the run's kernel ran under the shared server"
         brief = (project / "outputs/766/2025K1/kvartal/briefs/growth.html").read_text(encoding="utf-8")
@@ -218,7 +234,7 @@ def test_runs_of_other_checkouts_use_a_shared_server_and_see_their_own_project(t
         assert (published / "briefs/growth.pdf").read_bytes()[:5] == b"%PDF-"
         assert "kernels:" not in done.stderr
         Path(server.folder, "code").write_text("another version of the package", encoding="ascii")
-        stale = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=600)
+        stale = _command(project, *command, **{kernels.SHARED: server.folder})
     assert stale.returncode == 0, stale.stderr
     said = [line for line in stale.stderr.splitlines() if line.startswith("kernels:")]
     assert said == [
@@ -268,15 +284,12 @@ def test_a_shared_server_reads_each_runs_data_and_params_afresh(tmp_path):
         "print(json.dumps({'before': before, 'names': names,"
         " 'population': float(processed.wide('population').loc['2025-01-01', '766'])}))\n"
     )
-    strategy = project / "params/strategy.yml"
     with paths.project(project), kernels.KernelServer() as server:
         folders = tuple(str(folder) for folder in data_location().folders)
         shared = kernels.KernelServer(folder=server.folder)
         kernels.preload(shared, folders)
         first = _probe(tmp_path, "first", server.kernel_dir, code)
-        strategy.write_text(
-            strategy.read_text(encoding="utf-8").replace("Vækst i balance", "Vækst i god balance"), "utf-8"
-        )
+        _rename_sigtepunkt(project)
         kernels.preload(shared, folders)
         second = _probe(tmp_path, "second", server.kernel_dir, code)
     assert first["before"] == 1 and first["population"] == 48167.0
@@ -288,34 +301,15 @@ def test_a_brief_made_on_a_shared_server_sees_params_edited_since_the_last_run(t
     """`python -m analysis brief` on a shared server (the test session's) has it read the data and
     params again, as a run does: a sigtepunkt renamed after a run (whose params the server read)
     is in the brief made after it."""
-    import subprocess
-    import sys
-
     from conftest import copy_project
 
     project = copy_project(tmp_path)
-    env = {**os.environ, "WORKBOOK_ROOT": str(project)}
-    assert env.get(kernels.SHARED), "the session's shared kernel server"
-    ran = subprocess.run(
-        [sys.executable, "-m", "analysis", "run", "--cadence", "kvartal", "--only", "growth", "--force"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    assert os.environ.get(kernels.SHARED), "the session's shared kernel server"
+    ran = _command(project, "run", "--cadence", "kvartal", "--only", "growth", "--force")
     assert ran.returncode == 0, ran.stderr
     assert "Vækst i balance" in (project / "outputs/766/2025K1/kvartal/briefs/growth.html").read_text(encoding="utf-8")
-    strategy = project / "params/strategy.yml"
-    strategy.write_text(strategy.read_text(encoding="utf-8").replace("Vækst i balance", "Vækst i god balance"), "utf-8")
-    brief = subprocess.run(
-        [sys.executable, "-m", "analysis", "brief", "notebooks/growth.ipynb", "-p", "period", "2025K1"]
-        + ["--output", str(tmp_path / "brief.html")],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    _rename_sigtepunkt(project)
+    output = tmp_path / "brief.html"
+    brief = _command(project, "brief", "notebooks/growth.ipynb", "-p", "period", "2025K1", "--output", str(output))
     assert brief.returncode == 0, brief.stderr
-    assert "Vækst i god balance" in (tmp_path / "brief.html").read_text(encoding="utf-8")
+    assert "Vækst i god balance" in output.read_text(encoding="utf-8")

@@ -98,8 +98,8 @@ def shared(log=lambda message: print(message, file=sys.stderr, flush=True)) -> K
     this package's code as it is now; else None (and a line saying why, once).
 
     For a session of many runs, the test suite's above all: each run otherwise starts a server of
-    its own and pays its imports (about 2 s of CPU). A shared server reads no data ahead (a kernel
-    reads its run's own); what a kernel prints still goes to the run's own output."""
+    its own and pays its imports (about 2 s of CPU). A run asks a shared server to read its data
+    (`preload`); what a kernel prints still goes to the run's own output."""
     folder = os.environ.get(SHARED)
     if not folder:
         return None
@@ -313,25 +313,11 @@ def _preload_data(folders: list[str]) -> None:
 def _preload_for(request: dict) -> None:
     """A shared server reads a run's data when the run asks, in that run's project; the params it
     read for earlier runs are forgotten first, so a kernel never inherits an older reading of them."""
-    root = request["env"].get("WORKBOOK_ROOT")
-    saved = os.environ.get("WORKBOOK_ROOT")
-    try:
-        from analysis import params, paths
+    from analysis import params, paths
 
-        params.clear_caches()
-        if root:
-            os.environ["WORKBOOK_ROOT"] = root
-        else:
-            os.environ.pop("WORKBOOK_ROOT", None)
-        paths.reread_environment()
+    params.clear_caches()
+    with paths.project(Path(request["root"])):
         _preload_data(request["preload"])
-    except Exception:  # noqa: BLE001 - the kernels' own loads show any problem
-        pass
-    finally:
-        if saved is None:
-            os.environ.pop("WORKBOOK_ROOT", None)
-        else:
-            os.environ["WORKBOOK_ROOT"] = saved
     gc.freeze()
 
 
@@ -349,7 +335,7 @@ def _fork_kernel(connection: socket.socket, *server_sockets: socket.socket) -> i
                 break
             data += more
         request = json.loads(data)
-        kinds = [{"argv", "cwd", "env"}, {"call", "cwd", "env"}, {"preload", "env"}]
+        kinds = [{"argv", "cwd", "env"}, {"call", "cwd", "env"}, {"preload", "root"}]
         if not isinstance(request, dict) or not any(kind <= set(request) for kind in kinds):
             raise ValueError("not a request")
     except (OSError, ValueError):
@@ -501,7 +487,7 @@ def request_kernel(
     cwd: str,
     env: dict[str, str],
     call: tuple[str, dict] | None = None,
-    preload: list[str] | None = None,
+    preload: tuple[str, list[str]] | None = None,
 ) -> tuple[int, socket.socket, str]:
     """Ask the server for a kernel (or, with `call`, a fork that calls a function); returns its pid,
     the connection that stays with it and what the server said after the pid (an exit line, for a
@@ -524,7 +510,7 @@ def request_kernel(
     if call is not None:
         request = {"call": call[0], "kwargs": call[1], "cwd": cwd, "env": env}
     if preload is not None:
-        request = {"preload": preload, "env": env}
+        request = {"preload": preload[1], "root": preload[0]}
     payload = (json.dumps(request) + "\n").encode()
     try:  # this process's standard output and error (not sys.stdout, which a caller may have replaced)
         sent = socket.send_fds(client, [payload], [1, 2])
@@ -550,16 +536,25 @@ def preload(server: KernelServer, folders: tuple[str, ...]) -> None:
     a server of the run's own reads it at the first kernel anyway (its `preload`)."""
     if server.owned:
         return
-    _pid, connection, heard = request_kernel(server.address, [], os.getcwd(), dict(os.environ), preload=list(folders))
+    from analysis import paths
+
+    request = (str(paths.PROJECT_ROOT), list(folders))
+    _until_exit(*request_kernel(server.address, [], os.getcwd(), {}, preload=request)[1:])
+
+
+def _until_exit(connection: socket.socket, heard: str) -> str:
+    """All the server says on a connection, up to and with its `exit N` line; then the connection
+    is closed. A server that is gone says `exit -9`."""
     connection.setblocking(True)
     try:
         while "exit" not in heard.split():
-            chunk = connection.recv(64)
+            chunk = connection.recv(4096)
             if not chunk:
-                break
-            heard += chunk.decode("ascii", "replace")
+                return heard + "\nexit -9\n"
+            heard += chunk.decode("utf-8", "replace")
     finally:
         connection.close()
+    return heard
 
 
 def call(address: str, target: str, kwargs: dict) -> None:
@@ -568,16 +563,7 @@ def call(address: str, target: str, kwargs: dict) -> None:
     fork has the notebooks' modules and the run's data in memory already; a WorkbookError there
     is raised here with its message, any other error as a RuntimeError."""
     pid, connection, heard = request_kernel(address, [], os.getcwd(), dict(os.environ), call=(target, kwargs))
-    connection.setblocking(True)
-    try:
-        while "exit" not in heard.split():
-            chunk = connection.recv(4096)
-            if not chunk:
-                heard += "\nexit -9\n"  # the server is gone, and the call with it
-                break
-            heard += chunk.decode("utf-8", "replace")
-    finally:
-        connection.close()
+    heard = _until_exit(connection, heard)
     for line in heard.splitlines():
         if line.startswith("{"):
             said = json.loads(line)

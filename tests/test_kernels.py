@@ -171,8 +171,9 @@ def test_a_call_in_a_fork_of_the_server_writes_what_the_same_call_here_writes(tm
         )
         with pytest.raises(WorkbookError) as raised:
             kernels.call(server.address, target, arguments | {"kommune": "999", "xlsx": "-", "csv": "-"})
-        with pytest.raises(RuntimeError, match="workbook's own functions only"):
-            kernels.call(server.address, "os:system", {"command": "true"})
+        for _ in range(20):  # an error said at once still comes after the fork's pid (a race once)
+            with pytest.raises(RuntimeError, match="workbook's own functions only"):
+                kernels.call(server.address, "os:system", {"command": "true"})
     export_numbers(**arguments, xlsx=str(tmp_path / "here.xlsx"), csv=str(tmp_path / "here.csv"))
     assert (tmp_path / "fork.xlsx").read_bytes() == (tmp_path / "here.xlsx").read_bytes()
     assert (tmp_path / "fork.csv").read_bytes() == (tmp_path / "here.csv").read_bytes()

@@ -363,7 +363,8 @@ def _fork_kernel(connection: socket.socket, *server_sockets: socket.socket) -> i
     for fd in streams:
         os.close(fd)
     try:
-        connection.sendall(f"{pid}\n".encode())
+        if "call" not in request:  # a call answers with its pid itself, before anything it says
+            connection.sendall(f"{pid}\n".encode())
         connection.setblocking(False)
     except OSError:
         _signal(pid, signal.SIGKILL)  # its job is gone; the exit is reaped like any other
@@ -405,6 +406,9 @@ def _do_call(request: dict, connection: socket.socket) -> None:
     memory, in the requester's folder and environment. An error goes back as one JSON line."""
     status = 1
     try:
+        # The pid first, from here: were the server to send it, an error said at once by this
+        # fork could reach the requester before the pid (the two write to the same connection).
+        connection.sendall(f"{os.getpid()}\n".encode())
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)

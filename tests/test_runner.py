@@ -198,3 +198,22 @@ def test_a_killed_run_leaves_the_published_run_and_the_next_run_completes(projec
         "the killed build is gone"
     )
     assert digests(folder) == before
+
+
+def test_a_run_in_a_process_that_ran_a_notebook_before_completes(tmp_path):
+    """`python -m analysis brief` and then a run in one Python process (a notebook or script that
+    calls both): the brief leaves jupyter_client's event loop with a thread pool behind, and the
+    run's pool workers inherited it, thread-less, and waited forever for their kernel."""
+    script = (
+        "import asyncio, sys\n"
+        "from jupyter_core.utils import ensure_event_loop\n"
+        "ensure_event_loop().run_until_complete(asyncio.to_thread(int))  # as the brief's kernel start\n"
+        "from analysis import cli\n"
+        f"sys.exit(cli.main(['run', '--cadence', 'kvartal', '--only', 'growth', '--outputs', {str(tmp_path)!r}]))\n"
+    )
+    try:
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the run waited for its kernel for 120 s")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "766/2025K1/kvartal/briefs/growth.html").is_file()

@@ -817,6 +817,13 @@ def _worker_start() -> None:
     """A pool worker ends with the run that started it. (Outside Linux a killed run's workers
     finish their notebook and exit.)"""
     kernels.die_with_parent()
+    # A worker forked from a process that had run a notebook itself (`python -m analysis brief`,
+    # or any caller of papermill, before `run` in the same process) inherits that process's
+    # event loop, whose thread pool has no threads here: the kernel's start would wait on it
+    # forever. The worker closes it, and jupyter_client makes the worker one of its own.
+    from jupyter_core.utils import ensure_event_loop
+
+    ensure_event_loop().close()
     # Ctrl-C in a terminal reaches the whole process group: the run itself says so in one line and
     # exits, and its workers end with it (above), without a traceback each.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -150,37 +150,60 @@ def seed_processed(project: Path, processed_version: Path) -> None:
 
 
 def command(project: Path, *args: str) -> tuple[int, str]:
-    """The command line, in this process, as if typed in `project`: (exit code, stderr).
+    """The command line, in this process, as if typed in `project`: (exit code, stderr)."""
+    done = in_process(*args, cwd=project, env={"WORKBOOK_ROOT": str(project)})
+    return done.returncode, done.stderr
 
-    The process's working directory and project are `project` for the call, as for
-    `cd project && python -m analysis ...`."""
+
+def in_process(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`python -m analysis <args>` typed in `cwd` (the checkout unless given) with `env` added to
+    the environment, run in this process through `cli.main`: what `subprocess.run` would return,
+    without a new Python paying its imports again. The project is WORKBOOK_ROOT as in `env` and
+    the params are read afresh, as a new process would; the run's pool and kernels are real
+    processes as ever. Tests that follow the run's own process (kills, locks, signals) use
+    `workbook(..., process=True)`."""
     import contextlib
     import io
     import os
 
     from analysis import cli, paths
+    from analysis.paths import PROJECT_ROOT
 
-    stderr = io.StringIO()
-    before = Path.cwd()
-    os.chdir(project)
+    added = {name: str(value) for name, value in (env or {}).items()}
+    root = Path(added.get("WORKBOOK_ROOT") or os.environ.get("WORKBOOK_ROOT") or PROJECT_ROOT)
+    before_env = {name: os.environ.get(name) for name in added}
+    before_cwd = Path.cwd()
+    stdout, stderr = io.StringIO(), io.StringIO()
+    os.environ.update(added)
+    os.chdir(cwd or PROJECT_ROOT)
+    params.clear_caches()
     try:
-        with paths.project(project), contextlib.redirect_stderr(stderr):
+        with paths.project(root), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             try:
                 code = cli.main(list(args))
-            except SystemExit as exit_:  # argparse's usage errors
-                code = exit_.code
+            except SystemExit as exit_:  # argparse's usage errors and --help
+                code = exit_.code if isinstance(exit_.code, int) else 2
     finally:
-        os.chdir(before)
-    return code, stderr.getvalue()
+        os.chdir(before_cwd)
+        for name, value in before_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        params.clear_caches()
+    return subprocess.CompletedProcess(["analysis", *args], code, stdout.getvalue(), stderr.getvalue())
 
 
-def workbook(*args: str, own_server: bool = False) -> subprocess.CompletedProcess:
-    """The real command line, as a user types it (with the session's kernel server unless `own_server`)."""
+def workbook(*args: str, own_server: bool = False, process: bool = False) -> subprocess.CompletedProcess:
+    """The command line as a user types it in the checkout: in this process (`in_process`) unless
+    `process` or `own_server` (a run with a kernel server of its own, as outside the tests)."""
     import os
     import sys
 
     from analysis.paths import PROJECT_ROOT
 
+    if not (process or own_server):
+        return in_process(*args)
     env = own_kernel_server(dict(os.environ)) if own_server else None
     return subprocess.run(
         [sys.executable, "-m", "analysis", *args],

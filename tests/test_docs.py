@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import csv
 import io
-import os
+import re
 import shutil
-import subprocess
-import sys
 
 import pytest
 from bs4 import BeautifulSoup
 
 from analysis.paths import PROJECT_ROOT, SNAPSHOT_DIR
 
-from conftest import copy_project
+from conftest import copy_project, in_process
 from statbank_server import HEDENSTED, figure, municipalities, serve
 
 pytestmark = pytest.mark.e2e  # real runs in processes: `make test-fast` leaves them out
@@ -68,12 +66,10 @@ def test_following_the_guide_puts_both_new_indicators_in_the_brief(tmp_path):
     ]
 
     with serve() as server:
-        env = {**os.environ, "WORKBOOK_ROOT": str(copy), "WORKBOOK_STATBANK_URL": server.url}
+        env = {"WORKBOOK_ROOT": str(copy), "WORKBOOK_STATBANK_URL": server.url}
 
         def run(command: str):
-            done = subprocess.run(
-                [sys.executable, *command.split()[1:]], cwd=copy, env=env, capture_output=True, text=True, timeout=600
-            )
+            done = in_process(*command.split()[3:], cwd=copy, env=env)  # python -m analysis <args>
             assert done.returncode == 0, (command, done.stderr)
 
         # Part A: three YAML entries and two commands; no Python.
@@ -82,7 +78,9 @@ def test_following_the_guide_puts_both_new_indicators_in_the_brief(tmp_path):
         run(commands[0])  # fetch --only AUP02
         assert [r["table"] for r in server.requests] == ["AUP02"]
         run(commands[1])  # the quarterly run
-    rows = _rows(copy / "outputs/766/2025K1/kvartal/briefs/growth.html")
+    named = re.findall(r"`(outputs/[^`]+\.html)`", DOC.read_text(encoding="utf-8"))  # where the guide says to look
+    assert named == ["outputs/766/2025K1/kvartal/briefs/growth.html", "outputs/766/2024/aar/briefs/growth.html"]
+    rows = _rows(copy / named[0])
     codes = {name: code for code, name in municipalities()}
     text = (SNAPSHOT_DIR / "classifications" / "komgrp.csv").read_text(encoding="utf-8-sig")
     komgrp = list(csv.DictReader(io.StringIO(text), delimiter=";"))
@@ -111,16 +109,11 @@ def test_following_the_guide_puts_both_new_indicators_in_the_brief(tmp_path):
     (csv_block,) = _blocks("csv")
     shutil.copy(copy / "data/raw/manual/templates/count.csv", copy / "data/raw/manual/count.csv")
     (copy / "data/raw/manual/count.csv").write_text(csv_block, encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, *commands[2].split()[1:], "--outputs", str(tmp_path / "out")],
-        cwd=copy,
-        env={**os.environ, "WORKBOOK_ROOT": str(copy)},
-        capture_output=True,
-        text=True,
-        timeout=600,
+    done = in_process(
+        *commands[2].split()[3:], "--outputs", str(tmp_path / "out"), cwd=copy, env={"WORKBOOK_ROOT": str(copy)}
     )
     assert done.returncode == 0, done.stderr
-    cells = _rows(tmp_path / "out/766/2024/aar/briefs/growth.html")["Nye udstykninger"]
+    cells = _rows(tmp_path / "out" / named[1].removeprefix("outputs/"))["Nye udstykninger"]
     assert cells[:3] == ["70\u00a0grunde 2024", "+7\u00a0grunde", "Flere udstykninger"]
     assert cells[3] == "✔ På rette vej"
     assert "Eksempeldata" not in " ".join(cells)

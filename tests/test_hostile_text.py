@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 from bs4 import BeautifulSoup
 
-from conftest import copy_project
+from conftest import copy_project, in_process
 
 pytestmark = pytest.mark.e2e  # real runs in processes: `make test-fast` leaves them out
 
@@ -34,25 +30,10 @@ def test_hostile_names_in_params_and_files_are_escaped_in_the_brief(tmp_path):
         f'period;theme;committee;author;text\n2025K1;growth;vtf;analytiker;"Bemærk {HOSTILE.replace(chr(34), chr(34) * 2)}"\n',
         encoding="utf-8",
     )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "analysis",
-            "run",
-            "--cadence",
-            "kvartal",
-            "--only",
-            "growth",
-            "--outputs",
-            str(tmp_path / "out"),
-        ],
-        cwd=project,
-        env={**os.environ, "WORKBOOK_ROOT": str(project)},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = in_process(
+        "run", "--cadence", "kvartal", "--only", "growth", "--outputs", str(tmp_path / "out"),
+        cwd=project, env={"WORKBOOK_ROOT": str(project)},
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     html = (tmp_path / "out/766/2025K1/kvartal/briefs/growth.html").read_text(encoding="utf-8")
     soup = BeautifulSoup(html, "html.parser")
@@ -63,13 +44,8 @@ def test_hostile_names_in_params_and_files_are_escaped_in_the_brief(tmp_path):
     assert f"Folketal {HOSTILE}" in text
     assert f"Hedensted Kommune {HOSTILE}" in text
     assert f"Bemærk {HOSTILE}" in text
-    mailed = subprocess.run(
-        [sys.executable, "-m", "analysis", "mail", "--run", str(tmp_path / "out/766/2025K1/kvartal")],
-        cwd=project,
-        env={**os.environ, "WORKBOOK_ROOT": str(project)},
-        capture_output=True,
-        text=True,
-        timeout=300,
+    mailed = in_process(
+        "mail", "--run", str(tmp_path / "out/766/2025K1/kvartal"), cwd=project, env={"WORKBOOK_ROOT": str(project)}
     )
     assert mailed.returncode == 0, mailed.stderr
     from email import message_from_bytes, policy

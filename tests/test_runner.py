@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import copy_project, own_kernel_server
+from conftest import copy_project, in_process, own_kernel_server
 
 pytestmark = pytest.mark.e2e  # real runs in processes: `make test-fast` leaves them out
 
@@ -37,10 +37,14 @@ def project(tmp_path):
     return copy
 
 
-def run(project: Path, *args: str, wait: bool = True, own_server: bool = False):
-    """The run command in the project copy; with `own_server`, with a kernel server of its own, as
-    outside the tests (the tests that follow a run's processes to their end)."""
-    command = [sys.executable, "-m", "analysis", "run", "--cadence", "kvartal", "--period", "2025K1", *args]
+def run(project: Path, *args: str, wait: bool = True, own_server: bool = False, process: bool = False):
+    """The run command in the project copy: in this process unless `process`; with `own_server`, in
+    a process with a kernel server of its own, as outside the tests (the tests that follow a
+    run's processes to their end)."""
+    arguments = ["run", "--cadence", "kvartal", "--period", "2025K1", *args]
+    if wait and not (own_server or process):
+        return in_process(*arguments, cwd=project, env={"WORKBOOK_ROOT": str(project)})
+    command = [sys.executable, "-m", "analysis", *arguments]
     env = {**os.environ, "WORKBOOK_ROOT": str(project)}
     if own_server:
         env = own_kernel_server(env)
@@ -167,7 +171,7 @@ def test_one_run_at_a_time(project):
     folder.mkdir(parents=True)
     with (folder / ".kvartal.lock").open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        done = run(project)
+        done = run(project, process=True)  # another process holds the lock
     assert done.returncode == 2
     assert done.stderr.strip().endswith("another run of this period and cadence is in progress")
 

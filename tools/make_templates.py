@@ -6,14 +6,31 @@ every run (fixed dates), so the committed templates only change when a header do
 """
 
 import io
+import re
+import zipfile
 from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from analysis.report.tables import fixed_zip
-
 TEMPLATES = Path("data/raw/manual/templates")
+
+
+def fixed_zip(content: bytes) -> bytes:
+    """The same workbook with every zip entry dated 1980-01-01 and the 'modified' time openpyxl
+    stamps on saving set to the 'created' one, so identical workbooks are identical bytes."""
+    source = zipfile.ZipFile(io.BytesIO(content))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2000-01-01T00:00:00Z", data)
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(fixed, data)
+    return out.getvalue()
+
 
 for template in sorted(TEMPLATES.glob("*.csv")):
     header = template.read_text(encoding="utf-8-sig").splitlines()[0].split(";")

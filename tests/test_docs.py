@@ -77,7 +77,7 @@ def test_following_the_guide_puts_both_new_indicators_in_the_brief(tmp_path):
             _apply(copy, block)
         run(commands[0])  # fetch --only AUP02
         assert [r["table"] for r in server.requests] == ["AUP02"]
-        run(commands[1])  # the quarterly run
+    run(commands[1])  # the quarterly run, in this process: forked with no server thread beside it
     named = re.findall(r"`(outputs/[^`]+\.html)`", DOC.read_text(encoding="utf-8"))  # where the guide says to look
     assert named == ["outputs/766/2025K1/kvartal/briefs/growth.html", "outputs/766/2024/aar/briefs/growth.html"]
     rows = _rows(copy / named[0])

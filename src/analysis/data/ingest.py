@@ -184,13 +184,14 @@ def _combine(frames: list[pd.DataFrame]) -> pd.DataFrame:
     text = ("table", "measure", "area", "period", "unit", "source_file", "source_sha256", *own)
     columns = {}
     for column in (*COLUMNS, *own):
-        parts = [f[column] if column in f else pd.Series(pd.NA, index=f.index, dtype=object) for f in frames]
-        if column in text:
-            joined = union_categoricals([_text_categories(part) for part in parts], sort_categories=True)
+        if column in text:  # a table without the column: missing on its rows, without a cell a row
+            parts = [_text_categories(f[column]) if column in f else _same_text(None, len(f)) for f in frames]
+            joined = union_categoricals(parts, sort_categories=True)
             columns[column] = pd.Categorical.from_codes(
                 joined.codes, categories=pd.Index(joined.categories, dtype="string")
             )
         else:
+            parts = [f[column] if column in f else pd.Series(pd.NA, index=f.index, dtype=object) for f in frames]
             columns[column] = pd.concat(parts, ignore_index=True)
     observations = pd.DataFrame(columns)
     observations["n"] = observations["n"].astype("Float64")
@@ -213,10 +214,13 @@ def _text_categories(values: pd.Series) -> pd.Categorical:
     import pandas as pd
 
     if isinstance(values.dtype, pd.CategoricalDtype):
-        texts = [str(c) for c in values.cat.categories]
-        if len(set(texts)) == len(texts):
-            return pd.Categorical.from_codes(values.cat.codes, categories=pd.Index(texts, dtype=object))
-    as_text = values.astype("string").astype("category")
+        codes, distinct = values.cat.codes, values.cat.categories
+    else:  # a code a distinct value (hashing), instead of a string object a row first
+        codes, distinct = pd.factorize(values)
+    texts = [str(c) for c in distinct]
+    if len(set(texts)) == len(texts):
+        return pd.Categorical.from_codes(codes, categories=pd.Index(texts, dtype=object))
+    as_text = values.astype("string").astype("category")  # two values with the same text: one category
     return pd.Categorical.from_codes(
         as_text.cat.codes, categories=pd.Index([str(c) for c in as_text.cat.categories], dtype=object)
     )

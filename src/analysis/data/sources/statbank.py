@@ -229,15 +229,23 @@ def _periods(column: pd.Series, frequency: str | None, name: str, variable: str)
 
 
 def _values(column: pd.Series, name: str, is_count: bool) -> tuple[pd.Series, pd.Series]:
-    """The figures as floats, and which cells DST left out (`..`: missing, never a failed run)."""
-    suppressed = column == SUPPRESSED
-    valid = column.str.match(NUMBER_PATTERN) | suppressed
+    """The figures as floats, and which cells DST left out (`..`: missing, never a failed run).
+    Each distinct text is checked and converted once: a table repeats few figures (FLY66's
+    million cells hold a handful), so the rows only look theirs up."""
+    codes, distinct = pd.factorize(column)  # a missing cell (none are read as missing) is code -1
+    texts = pd.Series(distinct, dtype=object)
+    suppressed_text = texts == SUPPRESSED
+    valid_text = texts.str.match(NUMBER_PATTERN).fillna(False).astype(bool) | suppressed_text
+    numbers = pd.to_numeric(texts.where(valid_text & ~suppressed_text).str.replace(",", ".", regex=False))
+    # One more entry, at the end, for code -1: not valid, not suppressed, no number.
+    valid = pd.Series(np.append(valid_text.to_numpy(dtype=bool), False)[codes], index=column.index)
+    suppressed = pd.Series(np.append(suppressed_text.to_numpy(dtype=bool), False)[codes], index=column.index)
     if not valid.all():
         row = _first_bad(~valid)
         raise WorkbookError(
             f"{name} line {row + 2}, column INDHOLD: '{column.iloc[row]}'; expected a number with decimal comma, or .."
         )
-    values = pd.to_numeric(column.where(~suppressed).str.replace(",", ".", regex=False)).astype("float64")
+    values = pd.Series(np.append(numbers.to_numpy(dtype="float64"), np.nan)[codes], index=column.index)
     if is_count and (values < 0).any():
         row = _first_bad(values < 0)
         raise WorkbookError(f"{name} line {row + 2}, column INDHOLD: {column.iloc[row]}; a count cannot be negative")

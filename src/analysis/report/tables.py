@@ -111,14 +111,18 @@ def group_table(figures: Figures, scope: Scope) -> pd.DataFrame:
 
 
 def show(frame: pd.DataFrame, caption: str = "") -> None:
-    """Display a DataFrame in the notebook with Danish number formats (48.167; 0,926)."""
-    from IPython.display import display
+    """Display a DataFrame in the notebook with Danish number formats (48.167; 0,926), every row
+    of it, as an HTML table of class `analyst-table` (pandas' own `to_html`: a third of the size
+    and the time of a Styler's table, which also stamped a new object address on every run)."""
+    from html import escape
+
+    from IPython.display import HTML, display
 
     numbers = frame.select_dtypes("number").columns
-    styled = frame.style.format({c: _number for c in numbers}, na_rep="")
-    if caption:
-        styled = styled.set_caption(caption)
-    display(styled)
+    html = frame.to_html(formatters={c: _number for c in numbers}, na_rep="", classes="analyst-table", border=0)
+    if caption:  # the caption goes first inside the table, as <caption> must
+        html = html.replace(">", f"><caption>{escape(caption)}</caption>", 1)
+    display(HTML(html))
 
 
 def _number(value: float) -> str:

@@ -16,6 +16,7 @@ import math
 from pathlib import Path
 
 import pandas as pd
+import xlsxwriter
 
 from analysis import params
 from analysis.indicators.figures import Figures, Scope, select, timeline
@@ -212,8 +213,6 @@ def workbook_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
     XlsxWriter. Text stays text (never a formula, a link or a number: a name that starts with '='
     is a name), dates are dates; the workbook's own dates are fixed and XlsxWriter dates its zip
     entries 1980-01-01, so the same frames give the same bytes."""
-    import xlsxwriter
-
     buffer = io.BytesIO()
     options = {
         "in_memory": True,

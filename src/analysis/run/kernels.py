@@ -47,7 +47,15 @@ from analysis.errors import WorkbookError  # a class and nothing else: the serve
 # What every notebook imports, and what ipykernel imports while it starts (its debugger and IPython's
 # completer: 0.3 s of every kernel otherwise). A module that fails to import here is left for the
 # notebook, whose own import then shows the error where the analyst looks for it.
-PRELOAD = ("ipykernel.kernelapp", "ipykernel.debugger", "IPython.core.completerlib", "analysis.report.brief")
+# What the server imports before it forks: what every kernel imports, and the numbers files' writer
+# (a run writes them in a fork of the server).
+PRELOAD = (
+    "ipykernel.kernelapp",
+    "ipykernel.debugger",
+    "IPython.core.completerlib",
+    "analysis.report.brief",
+    "analysis.report.tables",
+)
 RENDERER = "analysis.report.render"  # what a server that renders briefs imports, and warms up
 CONNECT_TIMEOUT = 60.0  # seconds a job waits for the server to come up before its job fails
 PR_SET_PDEATHSIG = 1

@@ -394,16 +394,19 @@ def _answer(info: dict, body: dict) -> tuple[int, bytes, str]:
         else [(v["id"], value["id"]) for value in v["values"] if value["id"] not in ("TOT", "IALT")]
         for v in left_out
     ]
-    texts = {v["id"]: {value["id"]: value["text"] for value in v["values"]} for v in named}
-    lines = [";".join([*(v["id"].upper() for v in named), "INDHOLD"])]
-    for combination in itertools.product(*(asked[v["id"]] for v in named)):
-        cell = {v["id"]: code for v, code in zip(named, combination)}
+    ids = [v["id"] for v in named]
+    texts = [{value["id"]: value["text"] for value in v["values"]} for v in named]
+    rests = [dict(rest) for rest in itertools.product(*summed)]  # the same for every cell
+    table = body["table"]
+    lines = [";".join([*(i.upper() for i in ids), "INDHOLD"])]
+    for combination in itertools.product(*(asked[i] for i in ids)):
+        cell = dict(zip(ids, combination))
         try:
-            parts = [figure(body["table"], {**cell, **dict(rest)}) for rest in itertools.product(*summed)]
+            parts = [figure(table, {**cell, **rest}) for rest in rests]
         except KeyError as err:
             return _error("NOT-SERVED", str(err))
-        value = None if any(p is None for p in parts) else sum(parts)
-        lines.append(";".join([*(texts[v["id"]][c] for v, c in zip(named, combination)), _number(value)]))
+        value = None if None in parts else sum(parts)
+        lines.append(";".join([*(text[code] for text, code in zip(texts, combination)), _number(value)]))
     content = "\ufeff" + "\r\n".join(lines) + "\r\n"
     return 200, content.encode("utf-8"), "text/csv; charset=utf-8"
 

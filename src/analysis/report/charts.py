@@ -83,11 +83,20 @@ class TargetLine:
 
 
 def _render(fig) -> bytes:
-    """PNG bytes, reduced to a 64-colour palette: a third of the size, and the same for the same figure."""
+    """PNG bytes, reduced to a 64-colour palette: a third of the size, and the same for the same figure.
+
+    The figure is cropped to what it shows, as `savefig(bbox_inches="tight")` crops it (the same
+    pixels, tests/test_charts.py), with the box measured here at the output's resolution; the
+    full-colour PNG in between is written uncompressed, since only the palette one is kept."""
     from PIL import Image
 
+    fig.set_dpi(DPI)  # a notebook's inline backend makes figures at 72 dpi
+    fig.draw_without_rendering()
+    box = fig.get_tightbbox().padded(matplotlib.rcParams["savefig.pad_inches"])
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None}, bbox_inches="tight")
+    fig.savefig(
+        buffer, format="png", dpi=DPI, metadata={"Software": None}, bbox_inches=box, pil_kwargs={"compress_level": 0}
+    )
     plt.close(fig)
     image = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
     small = io.BytesIO()

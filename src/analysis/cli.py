@@ -185,6 +185,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from contextlib import nullcontext
+
+    from analysis.run import kernels
+
+    # The kernel server first, before the runner and its imports: its own imports take longest.
+    ahead = kernels.ahead(args.data) if args.executor == "local" else nullcontext(kernels.UNSTARTED)
+    with ahead as server:
+        return _run_with(args, server)
+
+
+def _run_with(args: argparse.Namespace, server) -> int:
     from analysis import paths
     from analysis.run import runner
 
@@ -215,6 +226,7 @@ def _run(args: argparse.Namespace) -> int:
         strategy_period=args.strategy_period,
         executor=args.executor,
         scheduler=args.scheduler,
+        server=server,
     )
     if outcome.failed:
         from analysis.paths import relative

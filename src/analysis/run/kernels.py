@@ -98,6 +98,25 @@ def server(preload: tuple[str, ...] = (), log=lambda message: print(message, fil
     return nullcontext()
 
 
+UNSTARTED = object()  # no kernel server started yet: the local engine starts its own
+
+
+def ahead(data: str | None):
+    """The kernel server of a run or brief, started before anything else of it (the runner's own
+    imports, its checks, the ingest), since its imports take longest: a KernelServer, None where
+    warm kernels are unavailable, or UNSTARTED when `data` names no usable folder (the run then
+    says what is wrong, in its own order, before any kernel is needed)."""
+    from contextlib import nullcontext
+
+    from analysis.data.processed import data_location
+
+    try:
+        folders = tuple(map(str, data_location(data).folders))
+    except WorkbookError:
+        return nullcontext(UNSTARTED)
+    return server(folders)
+
+
 _refused: set[str] = set()
 
 

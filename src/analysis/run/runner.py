@@ -48,7 +48,7 @@ PACKAGES = ["analysis", "pandas", "matplotlib", "papermill", "nbconvert", "scipy
 KERNEL = "python3"
 EXECUTORS = ("local", "dask")
 JOB_TIMEOUT = 600  # seconds a notebook cell may take before its job fails
-UNSTARTED = object()  # no kernel server started yet: the local engine starts its own
+UNSTARTED = kernels.UNSTARTED  # no kernel server started yet: the local engine starts its own
 RUNS = ".runs"  # outputs/<period>/.runs/<cadence>-<run id>-*: the run folders; <cadence> links to the published one
 FAILED = ".failed"  # outputs/.failed/<period>-<cadence>-<run id>-*: builds in which a job failed
 
@@ -208,17 +208,6 @@ def run_lock(folder: Path, cadence: str):
         lock.release()
 
 
-def _kernel_server_ahead(data: str | None):
-    """The kernel server of a run or brief, started before its checks and ingest: a KernelServer,
-    None where warm kernels are unavailable, or UNSTARTED when `data` names no usable folder (the
-    run then says what is wrong, in its own order, before any kernel is needed)."""
-    try:
-        folders = tuple(map(str, data_location(data).folders))
-    except WorkbookError:
-        return nullcontext(UNSTARTED)
-    return kernels.server(folders)
-
-
 def run(
     cadence: str,
     period_text: str,
@@ -236,6 +225,7 @@ def run(
     strategy_period: str | None = None,
     executor: str = "local",
     scheduler: str | None = None,
+    server=None,
 ) -> RunOutcome:
     """Make every brief of a cadence for a period; raises WorkbookError on bad input.
 
@@ -246,7 +236,12 @@ def run(
     """
     # The kernel server starts first: its imports (a few seconds of pandas, matplotlib and the
     # brief's modules) overlap the checks, the ingest and the plan, instead of coming after them.
-    with _kernel_server_ahead(data) if executor == "local" else nullcontext(UNSTARTED) as server:
+    # The command line starts it before it imports this module, and passes it as `server`.
+    if server is not None:
+        ahead = nullcontext(server)
+    else:
+        ahead = kernels.ahead(data) if executor == "local" else nullcontext(UNSTARTED)
+    with ahead as server:
         outputs_dir, processed_dir = outputs_dir or paths.OUTPUTS_DIR, processed_dir or paths.PROCESSED_DIR
         if cadence not in CADENCES:
             raise WorkbookError(f"--cadence {cadence}: unknown cadence; expected one of {', '.join(CADENCES)}")
@@ -519,7 +514,7 @@ def make_brief(
     if not path.is_file():
         raise WorkbookError(f"{notebook}: no such notebook")
     # The kernel server first, as in run(): its imports overlap the checks and the ingest.
-    with _kernel_server_ahead(values.get("data") or None) as server:
+    with kernels.ahead(values.get("data") or None) as server:
         _without_iri_grammar()  # before papermill's import, as in check_notebook_parameters
         import papermill
 

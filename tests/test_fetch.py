@@ -199,6 +199,38 @@ def test_offline_import_checks_every_file_and_feeds_ingest(tmp_path):
     assert outcomes["FOLK1AM"].status == "new"
 
 
+def test_a_table_checked_before_it_is_stored_is_not_parsed_again_by_the_ingest_after_it(tmp_path, monkeypatch):
+    """`run --fetch` checks each fetched table, stores it, then ingests in the same process: the
+    ingest takes the table as the check read it instead of parsing the file a second time."""
+    from analysis.data import ingest
+    from analysis.data.fetch import check_content
+    from analysis.data.sources import statbank
+    from analysis.data.sources.classification import read_komgrp
+
+    folder = tmp_path / "data"
+    (folder / "statbank").mkdir(parents=True)
+    for name in ("noegletal", "classifications"):
+        (folder / name).symlink_to(SNAPSHOT_DIR / name)
+    for name in ("FLY66.csv.gz", "FOLK1AM.csv"):
+        (folder / "statbank" / name).symlink_to(SNAPSHOT_DIR / "statbank" / name)
+    real = (SNAPSHOT_DIR / "statbank/RAS200.csv").read_bytes()
+    content = real.replace(b"Hele landet;2021;77,1", b"Hele landet;2021;77,2")  # bytes no other test read
+    assert content != real
+    komgrp = SNAPSHOT_DIR / "classifications/komgrp.csv"
+    check_content(content, "RAS200.csv", None, read_komgrp(komgrp), ingest.sha256_of(komgrp))
+    (folder / "statbank/RAS200.csv").write_bytes(content)
+    parsed = []
+    read = statbank.read_statbank_csv
+    monkeypatch.setattr(
+        statbank, "read_statbank_csv", lambda path, *a, **k: parsed.append(path.name) or read(path, *a, **k)
+    )
+    frame, _areas, _qualitative = ingest.read_all(resolve_inputs(data_location(folder)))
+    assert "RAS200.csv" not in parsed
+    rows = frame[(frame["table"] == "RAS200") & (frame["area"] == "000") & (frame["period"] == "2021")]
+    assert rows["value"].tolist() == [77.2]
+    assert rows["source_file"].tolist() == ["RAS200.csv"]
+
+
 def test_unknown_snapshot_folder(tmp_path):
     with pytest.raises(WorkbookError, match="no SHA256SUMS checksum list"):
         fetch_offline(tmp_path, tmp_path / "raw")

@@ -291,7 +291,7 @@ def _fetch_all(args: argparse.Namespace, only: list[str] | None) -> list:
     if only is not None:
         queries = [q for q in queries if q.name in only]
     if queries:
-        areas = _areas()
+        areas, areas_sha256 = _areas()
         outcomes += fetch.fetch_online(
             queries,
             StatbankClient(_base_url(args)),
@@ -299,14 +299,15 @@ def _fetch_all(args: argparse.Namespace, only: list[str] | None) -> list:
             log=_log,
             municipalities=sorted(areas.municipalities["code"]) if areas else None,
             areas=areas,
+            areas_sha256=areas_sha256,
         )
     return [o for o in outcomes if o.status == "failed"]
 
 
 def _areas():
     """DST's Kommunegrupper on disk (the 98 kommunekoder for queries that ask for 'kommuner', and
-    the area names fetched files are checked against), or None."""
-    from analysis.data.ingest import find_table
+    the area names fetched files are checked against) and its file's sha256, or (None, None)."""
+    from analysis.data.ingest import find_table, sha256_of
     from analysis.data.processed import data_location
     from analysis.data.sources.classification import read_komgrp
     from analysis.params import load_sources
@@ -314,8 +315,8 @@ def _areas():
     try:
         path = find_table("KOMGRP", load_sources().tables["KOMGRP"], data_location(None))
     except WorkbookError:
-        return None
-    return read_komgrp(path)
+        return None, None
+    return read_komgrp(path), sha256_of(path)
 
 
 def _brief(args: argparse.Namespace) -> int:

@@ -85,10 +85,13 @@ def check_csv(content: bytes, content_type: str, body: dict) -> str:
     return ""
 
 
-def check_content(content: bytes, name: str, sidecar: dict | None, areas) -> None:
+def check_content(content: bytes, name: str, sidecar: dict | None, areas, areas_sha256: str | None = None) -> None:
     """The checks ingest makes (areas, periods, numbers, no negative counts, no duplicate keys),
     made before a file may become the current version. Only for a table params/sources.yml
-    declares; without DST's Kommunegrupper on disk the areas cannot be checked, and nothing is."""
+    declares; without DST's Kommunegrupper on disk the areas cannot be checked, and nothing is.
+    Given the sha256 of the Kommunegrupper file `areas` was read from, the table as read is kept
+    for an ingest in the same process (ingest.remember): `run --fetch` parses it once."""
+    from analysis.data.ingest import remember
     from analysis.data.sources.classification import read_komgrp
     from analysis.data.sources.noegletal import read_noegletal_csv
     from analysis.data.sources.statbank import read_statbank_csv
@@ -105,10 +108,13 @@ def check_content(content: bytes, name: str, sidecar: dict | None, areas) -> Non
             read_komgrp(path)
         elif areas is None:
             return
-        elif spec.kind == "statbank":
-            read_statbank_csv(path, spec, areas, sidecar=sidecar or {})
         else:
-            read_noegletal_csv(path, areas)
+            if spec.kind == "statbank":
+                frame = read_statbank_csv(path, spec, areas, sidecar=sidecar or {})
+            else:
+                frame = read_noegletal_csv(path, areas)
+            if areas_sha256 is not None:
+                remember(hashlib.sha256(content).hexdigest(), spec, areas_sha256, frame)
 
 
 def rollback(name: str, folder: Path) -> str:
@@ -226,6 +232,7 @@ def fetch_online(
     log=print,
     municipalities: list[str] | None = None,
     areas=None,
+    areas_sha256: str | None = None,
 ) -> list[Outcome]:
     """Fetch every query; a table that fails is reported, and the others go on.
 
@@ -246,7 +253,7 @@ def fetch_online(
                     raise WorkbookError(f"table {query.table}: {problem}{part}; the file on disk is kept")
                 parts.append(content)
             content = parts[0] + b"".join(part[len(BOM) :].split(b"\r\n", 1)[1] for part in parts[1:])
-            check_content(content, f"{query.name}.csv", {"variables": planned.variables}, areas)
+            check_content(content, f"{query.name}.csv", {"variables": planned.variables}, areas, areas_sha256)
             meta = {
                 "url": f"{client.base_url}/data",
                 "request": planned.bodies[0],

@@ -229,6 +229,14 @@ def _text_categories(values: pd.Series) -> pd.Categorical:
 _READ: dict[tuple[str, str, str], pd.DataFrame] = {}  # (sha256, spec, areas' sha256) -> a raw table as read
 
 
+def remember(sha256: str, spec: TableSpec, areas_sha256: str, frame: pd.DataFrame) -> None:
+    """A raw table as a check read it before it was stored (fetch.check_content): the ingest that
+    follows in the same process (`run --fetch`) takes it instead of parsing the file again."""
+    if len(_READ) > 16:
+        _READ.clear()
+    _READ[(sha256, spec.model_dump_json(), areas_sha256)] = frame
+
+
 def _read_once(raw: RawInput, spec: TableSpec, areas_sha256: str, read) -> pd.DataFrame:
     """A raw table read once per process: raw files are immutable versions, so the same sha256 (and
     the same declaration) gives the same frame. A notebook kernel or a test that builds the

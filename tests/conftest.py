@@ -123,6 +123,19 @@ def copy_project(target: Path, ingested: bool = True) -> Path:
     return copy
 
 
+def snapshot_with(folder: Path, table_file: str, content: bytes) -> Path:
+    """A data folder that is the real snapshot but for one Statbank file (`table_file`, e.g.
+    "FOLK1AM.csv"), which holds `content`: the rest are links into ../shared/data."""
+    (folder / "statbank").mkdir(parents=True)
+    for name in ("noegletal", "classifications"):
+        (folder / name).symlink_to(SNAPSHOT_DIR / name)
+    for name in ("FLY66.csv.gz", "FOLK1AM.csv", "RAS200.csv"):
+        if name != table_file:
+            (folder / "statbank" / name).symlink_to(SNAPSHOT_DIR / "statbank" / name)
+    (folder / "statbank" / table_file).write_bytes(content)
+    return folder
+
+
 _INGESTED: list[Path] = []
 
 

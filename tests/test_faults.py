@@ -19,7 +19,7 @@ import pytest
 
 from analysis.paths import SNAPSHOT_DIR
 
-from conftest import copy_project
+from conftest import copy_project, snapshot_with
 
 pytestmark = pytest.mark.e2e  # real runs in processes: `make test-fast` leaves them out
 
@@ -78,14 +78,8 @@ def test_a_truncated_table_is_one_line_and_the_briefs_stay(published, tmp_path):
     """The issue's own reproduction: FOLK1AM cut at a line end passes the format checks, but the
     run is for Hedensted, whose population is not in it."""
     before = briefs(published)
-    data = tmp_path / "d"
-    (data / "statbank").mkdir(parents=True)
-    for name in ("noegletal", "classifications"):
-        (data / name).symlink_to(SNAPSHOT_DIR / name)
-    for name in ("FLY66.csv.gz", "RAS200.csv"):
-        (data / "statbank" / name).symlink_to(SNAPSHOT_DIR / "statbank" / name)
     cut = FOLK1AM.read_bytes()[:60000]
-    (data / "statbank/FOLK1AM.csv").write_bytes(cut[: cut.rindex(b"\r\n") + 2])
+    data = snapshot_with(tmp_path / "d", "FOLK1AM.csv", cut[: cut.rindex(b"\r\n") + 2])
     done = workbook(published, "run", "--cadence", "kvartal", "--period", "2025K1", "--data", str(data))
     assert done.returncode == 2
     assert "no population for kommune 766 on the reference day of 2025K1; is the file complete?" in one_line(
@@ -126,14 +120,10 @@ def test_faults_around_a_run_leave_a_whole_published_run(published, tmp_path, fa
 
 
 def test_an_ingest_killed_halfway_leaves_the_processed_data_as_it_was(published, tmp_path):
-    other = tmp_path / "other"
-    (other / "statbank").mkdir(parents=True)
-    for name in ("noegletal", "classifications"):
-        (other / name).symlink_to(SNAPSHOT_DIR / name)
-    for name in ("FLY66.csv.gz", "RAS200.csv"):
-        (other / "statbank" / name).symlink_to(SNAPSHOT_DIR / "statbank" / name)
-    (other / "statbank/FOLK1AM.csv").write_bytes(
-        FOLK1AM.read_bytes().replace(b"Hedensted;2025M01;48167", b"Hedensted;2025M01;50000")
+    other = snapshot_with(
+        tmp_path / "other",
+        "FOLK1AM.csv",
+        FOLK1AM.read_bytes().replace(b"Hedensted;2025M01;48167", b"Hedensted;2025M01;50000"),
     )
     current = os.readlink(published / "data/processed/current")
     killed = workbook(published, "ingest", "--data", str(other), env={"WORKBOOK_FAULT": "ingest-written"})

@@ -207,18 +207,14 @@ def test_a_table_checked_before_it_is_stored_is_not_parsed_again_by_the_ingest_a
     from analysis.data.sources import statbank
     from analysis.data.sources.classification import read_komgrp
 
-    folder = tmp_path / "data"
-    (folder / "statbank").mkdir(parents=True)
-    for name in ("noegletal", "classifications"):
-        (folder / name).symlink_to(SNAPSHOT_DIR / name)
-    for name in ("FLY66.csv.gz", "FOLK1AM.csv"):
-        (folder / "statbank" / name).symlink_to(SNAPSHOT_DIR / "statbank" / name)
+    from conftest import snapshot_with
+
     real = (SNAPSHOT_DIR / "statbank/RAS200.csv").read_bytes()
     content = real.replace(b"Hele landet;2021;77,1", b"Hele landet;2021;77,2")  # bytes no other test read
     assert content != real
     komgrp = SNAPSHOT_DIR / "classifications/komgrp.csv"
     check_content(content, "RAS200.csv", None, read_komgrp(komgrp), ingest.sha256_of(komgrp))
-    (folder / "statbank/RAS200.csv").write_bytes(content)
+    folder = snapshot_with(tmp_path / "data", "RAS200.csv", content)
     parsed = []
     read = statbank.read_statbank_csv
     monkeypatch.setattr(

@@ -202,7 +202,7 @@ def _run_with(args: argparse.Namespace, server) -> int:
     if args.fetch and args.data:
         raise WorkbookError("--fetch fetches into data/raw/; it cannot be used with --data")
     if args.fetch:
-        failed = _fetch_all(args, None)
+        failed = _fetch_all(args, None, for_ingest=True)
         if failed:
             _log(
                 f"fetch: {len(failed)} table(s) not fetched ({failed[0].name}: {failed[0].detail}); "
@@ -263,7 +263,7 @@ def _fetch_missing(args: argparse.Namespace) -> None:
         return
     fetchable = [t for t in missing if t in load_queries().queries or load_sources().tables[t].url]
     _log(f"fetch: {', '.join(missing)} not on disk; fetching {'it' if len(missing) == 1 else 'them'} first")
-    failed = _fetch_all(args, fetchable) if fetchable == missing else []
+    failed = _fetch_all(args, fetchable, for_ingest=True) if fetchable == missing else []
     if failed or fetchable != missing:
         why = f" ({failed[0].name}: {failed[0].detail})" if failed else ""
         raise WorkbookError(
@@ -272,8 +272,9 @@ def _fetch_missing(args: argparse.Namespace) -> None:
         )
 
 
-def _fetch_all(args: argparse.Namespace, only: list[str] | None) -> list:
-    """Fetch the tables that are not in Statistikbanken, then the Statbank queries; the failed outcomes."""
+def _fetch_all(args: argparse.Namespace, only: list[str] | None, for_ingest: bool = False) -> list:
+    """Fetch the tables that are not in Statistikbanken, then the Statbank queries; the failed outcomes.
+    `for_ingest`: a run ingests them next, in this process, and takes each table as its check read it."""
     import os
 
     from analysis import paths
@@ -299,7 +300,7 @@ def _fetch_all(args: argparse.Namespace, only: list[str] | None) -> list:
             log=_log,
             municipalities=sorted(areas.municipalities["code"]) if areas else None,
             areas=areas,
-            areas_sha256=areas_sha256,
+            areas_sha256=areas_sha256 if for_ingest else None,
         )
     return [o for o in outcomes if o.status == "failed"]
 

@@ -230,8 +230,9 @@ _READ: dict[tuple[str, str, str], pd.DataFrame] = {}  # (sha256, spec, areas' sh
 
 
 def remember(sha256: str, spec: TableSpec, areas_sha256: str, frame: pd.DataFrame) -> None:
-    """A raw table as a check read it before it was stored (fetch.check_content): the ingest that
-    follows in the same process (`run --fetch`) takes it instead of parsing the file again."""
+    """Keep a raw table as read for this process's ingests (`_read_once`), by the sha256 of its
+    bytes; fetch.check_content keeps what it read before the file was stored, so the ingest that
+    follows in the same process (`run --fetch`) does not parse the file again."""
     if len(_READ) > 16:
         _READ.clear()
     _READ[(sha256, spec.model_dump_json(), areas_sha256)] = frame
@@ -243,9 +244,7 @@ def _read_once(raw: RawInput, spec: TableSpec, areas_sha256: str, read) -> pd.Da
     processed data in memory again does not parse a million lines again."""
     key = (raw.sha256, spec.model_dump_json(), areas_sha256)
     if key not in _READ:
-        if len(_READ) > 16:
-            _READ.clear()
-        _READ[key] = read()
+        remember(raw.sha256, spec, areas_sha256, read())
     return _READ[key]
 
 

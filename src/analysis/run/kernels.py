@@ -44,11 +44,10 @@ from pathlib import Path
 
 from analysis.errors import WorkbookError  # a class and nothing else: the server stays quick to start
 
-# What every notebook imports, and what ipykernel imports while it starts (its debugger and IPython's
-# completer: 0.3 s of every kernel otherwise). A module that fails to import here is left for the
-# notebook, whose own import then shows the error where the analyst looks for it.
-# What the server imports before it forks: what every kernel imports, and the numbers files' writer
-# (a run writes them in a fork of the server).
+# What every notebook imports, what ipykernel imports while it starts (its debugger and IPython's
+# completer: 0.3 s of every kernel otherwise), and the numbers files' writer (a run writes them in a
+# fork of the server). A module that fails to import here is left for the notebook, whose own
+# import then shows the error where the analyst looks for it.
 PRELOAD = (
     "ipykernel.kernelapp",
     "ipykernel.debugger",

@@ -174,7 +174,7 @@ def in_process(*args: str, cwd: Path | None = None, env: dict | None = None) -> 
     without a new Python paying its imports again. The project is WORKBOOK_ROOT as in `env` and
     the params are read afresh, as a new process would; the run's pool and kernels are real
     processes as ever. Tests that follow the run's own process (kills, locks, signals) use
-    `workbook(..., process=True)`."""
+    `in_a_process`."""
     import contextlib
     import io
     import os
@@ -207,25 +207,36 @@ def in_process(*args: str, cwd: Path | None = None, env: dict | None = None) -> 
     return subprocess.CompletedProcess(["analysis", *args], code, stdout.getvalue(), stderr.getvalue())
 
 
-def workbook(*args: str, own_server: bool = False, process: bool = False) -> subprocess.CompletedProcess:
-    """The command line as a user types it in the checkout: in this process (`in_process`) unless
-    `process` or `own_server` (a run with a kernel server of its own, as outside the tests)."""
+def in_a_process(
+    *args: str, cwd: Path | None = None, env: dict | None = None, own_server: bool = False, wait: bool = True
+):
+    """`python -m analysis <args>` in a new process, in `cwd` (the checkout unless given), with
+    this process's environment and `env`: what `subprocess.run` returns, or the running Popen
+    when not `wait`. With `own_server`, without the session's kernel server, as outside the tests."""
     import os
     import sys
 
     from analysis.paths import PROJECT_ROOT
 
+    environment = {**os.environ, **{name: str(value) for name, value in (env or {}).items()}}
+    if own_server:
+        environment = own_kernel_server(environment)
+    command = [sys.executable, "-m", "analysis", *args]
+    if not wait:
+        return subprocess.Popen(
+            command, cwd=cwd or PROJECT_ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+    return subprocess.run(
+        command, cwd=cwd or PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=900
+    )
+
+
+def workbook(*args: str, own_server: bool = False, process: bool = False) -> subprocess.CompletedProcess:
+    """The command line as a user types it in the checkout: in this process (`in_process`) unless
+    `process` or `own_server` (a run with a kernel server of its own, as outside the tests)."""
     if not (process or own_server):
         return in_process(*args)
-    env = own_kernel_server(dict(os.environ)) if own_server else None
-    return subprocess.run(
-        [sys.executable, "-m", "analysis", *args],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=env,
-    )
+    return in_a_process(*args, own_server=own_server)
 
 
 def built_once(tmp_path_factory, name: str, make) -> Path:

@@ -6,10 +6,7 @@ that distinguish, and quiet logs."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -20,7 +17,7 @@ from analysis import params
 from analysis.paths import PROJECT_ROOT
 from analysis.report import fmt
 
-from conftest import copy_project, in_process
+from conftest import copy_project, in_a_process, in_process
 
 pytestmark = pytest.mark.e2e  # real runs in processes: `make test-fast` leaves them out
 
@@ -28,16 +25,7 @@ pytestmark = pytest.mark.e2e  # real runs in processes: `make test-fast` leaves 
 def run(*args: str, cwd: Path = PROJECT_ROOT, env: dict | None = None, process: bool = False):
     """The command line in `cwd` with `env` added: in this process, or in a process of its own
     for a test that reads everything the run and its kernels print."""
-    if not process:
-        return in_process(*args, cwd=cwd, env=env)
-    return subprocess.run(
-        [sys.executable, "-m", "analysis", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, **(env or {})},
-    )
+    return (in_a_process if process else in_process)(*args, cwd=cwd, env=env)
 
 
 def soup(path: Path) -> BeautifulSoup:

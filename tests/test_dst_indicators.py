@@ -8,16 +8,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 from bs4 import BeautifulSoup
 
 from analysis.paths import SNAPSHOT_DIR
 
-from conftest import copy_project, in_process
+from conftest import copy_project, in_a_process, in_process
 from statbank_server import HEDENSTED, figure, municipalities, serve
 
 pytestmark = pytest.mark.e2e  # real runs in processes: `make test-fast` leaves them out
@@ -72,14 +69,7 @@ def fetched(tmp_path_factory):
             return in_process(*args, cwd=project, env=env)
 
         # The fetch in a process of its own: here, it and the local API would share one interpreter lock.
-        done = subprocess.run(
-            [sys.executable, "-m", "analysis", "fetch", "--only", ",".join(FETCHED)],
-            cwd=project,
-            env={**os.environ, **env},
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
+        done = in_a_process("fetch", "--only", ",".join(FETCHED), cwd=project, env=env)
         assert done.returncode == 0, done.stderr
         requests = list(server.requests)
     rows = ["indicator;kommune;period;value;note"]

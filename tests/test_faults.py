@@ -10,8 +10,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,7 +17,7 @@ import pytest
 
 from analysis.paths import SNAPSHOT_DIR
 
-from conftest import copy_project, snapshot_with
+from conftest import copy_project, in_a_process, snapshot_with
 
 pytestmark = pytest.mark.e2e  # real runs in processes: `make test-fast` leaves them out
 
@@ -44,13 +42,7 @@ def published(tmp_path_factory):
 
 
 def workbook(project: Path, *args: str, env: dict | None = None, wait: bool = True):
-    command = [sys.executable, "-m", "analysis", *args]
-    environment = {**os.environ, "WORKBOOK_ROOT": str(project), **(env or {})}
-    if not wait:
-        return subprocess.Popen(
-            command, cwd=project, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-    return subprocess.run(command, cwd=project, env=environment, capture_output=True, text=True, timeout=600)
+    return in_a_process(*args, cwd=project, env={"WORKBOOK_ROOT": str(project), **(env or {})}, wait=wait)
 
 
 def briefs(project: Path) -> dict[str, str]:

@@ -189,17 +189,9 @@ def _children_cpu(pid: int) -> float:
 
 def _command(project: Path, *args: str, **env: str):
     """`python -m analysis <args>` in a project copy, with the test process's environment and `env`."""
-    import subprocess
-    import sys
+    from conftest import in_a_process
 
-    return subprocess.run(
-        [sys.executable, "-m", "analysis", *args],
-        cwd=project,
-        env={**os.environ, "WORKBOOK_ROOT": str(project), **env},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return in_a_process(*args, cwd=project, env={"WORKBOOK_ROOT": str(project), **env})
 
 
 def _rename_sigtepunkt(project: Path) -> None:

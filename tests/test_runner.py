@@ -6,7 +6,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import copy_project, in_process, own_kernel_server
+from conftest import copy_project, in_a_process, in_process
 
 pytestmark = pytest.mark.e2e  # real runs in processes: `make test-fast` leaves them out
 
@@ -42,17 +41,10 @@ def run(project: Path, *args: str, wait: bool = True, own_server: bool = False, 
     a process with a kernel server of its own, as outside the tests (the tests that follow a
     run's processes to their end)."""
     arguments = ["run", "--cadence", "kvartal", "--period", "2025K1", *args]
+    env = {"WORKBOOK_ROOT": str(project)}
     if wait and not (own_server or process):
-        return in_process(*arguments, cwd=project, env={"WORKBOOK_ROOT": str(project)})
-    command = [sys.executable, "-m", "analysis", *arguments]
-    env = {**os.environ, "WORKBOOK_ROOT": str(project)}
-    if own_server:
-        env = own_kernel_server(env)
-    if not wait:
-        return subprocess.Popen(
-            command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-    return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=600)
+        return in_process(*arguments, cwd=project, env=env)
+    return in_a_process(*arguments, cwd=project, env=env, own_server=own_server, wait=wait)
 
 
 def digests(folder: Path) -> dict[str, str]:

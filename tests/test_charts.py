@@ -37,12 +37,15 @@ def test_a_chart_is_the_picture_savefig_tight_gives(indicator_table, areas, monk
 
     monkeypatch.setattr(charts, "_render", both)
     population = series_of(indicator_table, "population")
-    charts.time_chart(
+    chart = charts.time_chart(
         [charts.Line("Hedensted", list(population.index), list(population["value"]), highlight=True)],
         value_format=fmt.number,
         alt="Folketallet",
+        caption="Folketal, Hedensted",
         target=charts.TargetLine("Mål: 50.000", 50000),
     )
+    # the caption says the axis is cut, as a sentence of its own
+    assert chart.caption.startswith("Folketal, Hedensted. Den lodrette akse starter ved ")
     growth = wide_of(indicator_table, "population_growth").iloc[-1].dropna()
     growth = growth[growth.index.isin(set(areas.municipalities["code"]))]  # not the country, regions, Christiansø
     charts.ranked_bars(

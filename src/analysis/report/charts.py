@@ -106,6 +106,13 @@ def _render(fig) -> bytes:
     return small.getvalue()
 
 
+def _then(caption: str, sentence: str) -> str:
+    """A sentence after a caption, which is ended as a sentence first ("Folketal, Hedensted. Den ...")."""
+    if not caption:
+        return sentence
+    return f"{caption}{'' if caption.endswith('.') else '.'} {sentence}"
+
+
 def time_chart(
     lines: list[Line],
     value_format: Callable[[float], str],
@@ -120,7 +127,7 @@ def time_chart(
         fig, ax = plt.subplots(figsize=(7.2, 3.3))
         if band is not None:
             ax.fill_between(band.x, band.low, band.high, color=BAND, linewidth=0, zorder=1)
-            caption = f"{caption} Det grå felt er {band.label}." if caption else caption
+            caption = _then(caption, f"Det grå felt er {band.label}.") if caption else caption
         for line in lines:
             color = HIGHLIGHT if line.highlight else COMPARISON
             ax.plot(
@@ -166,7 +173,7 @@ def time_chart(
             low = ax.get_ylim()[0]
             values = [v for line in lines for v in line.y if v == v]
             if values and min(values) > 0 and low > 0:  # a cut axis is said, so a small change is not read as a big one
-                caption = f"{caption} Den lodrette akse starter ved {value_format(low)}, ikke ved 0."
+                caption = _then(caption, f"Den lodrette akse starter ved {value_format(low)}, ikke ved 0.")
         return Chart(_render(fig), alt, caption)
 
 

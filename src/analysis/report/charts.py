@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -33,6 +34,7 @@ TARGET = "#a04000"
 BAND = "#dfe6ee"  # the group's middle half: a background area, its edges are not information
 OTHER_BARS = "#8c8c8c"  # 3.4:1
 DPI = 100
+ROOM = 1.0  # inches drawn around a figure, for labels that stick out of it (see _render)
 STYLE = {
     "font.family": "DejaVu Sans",
     "font.size": 10,
@@ -85,23 +87,45 @@ class TargetLine:
 def _render(fig) -> bytes:
     """PNG bytes, reduced to a 64-colour palette: a third of the size, and the same for the same figure.
 
-    The figure is cropped to what it shows, as `savefig(bbox_inches="tight")` crops it (the same
-    pixels, tests/test_charts.py), with the box measured here at the output's resolution; the
-    full-colour PNG in between is written uncompressed, since only the palette one is kept."""
+    The figure is drawn once, with room around it for what sticks out of it (a label at a line's
+    end), and cropped to what it shows: its ink (every pixel that is not the white background)
+    with `savefig.pad_inches` of white around it, the margin `savefig(bbox_inches="tight")` gives
+    (tests/test_charts.py). Ink that reaches even the room's edge may go on beyond it; such a
+    figure is saved with matplotlib's own tight box instead, which takes two more layouts."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image
 
     fig.set_dpi(DPI)  # a notebook's inline backend makes figures at 72 dpi
-    fig.draw_without_rendering()
-    box = fig.get_tightbbox().padded(matplotlib.rcParams["savefig.pad_inches"])
-    buffer = io.BytesIO()
-    fig.savefig(
-        buffer, format="png", dpi=DPI, metadata={"Software": None}, bbox_inches=box, pil_kwargs={"compress_level": 0}
-    )
+    width, height = fig.get_size_inches()
+    for ax in fig.axes:  # the axes stay where they are on the page, ROOM in from its new edges
+        box = ax.get_position()
+        ax.set_position(
+            [
+                (box.x0 * width + ROOM) / (width + 2 * ROOM),
+                (box.y0 * height + ROOM) / (height + 2 * ROOM),
+                box.width * width / (width + 2 * ROOM),
+                box.height * height / (height + 2 * ROOM),
+            ]
+        )
+    fig.set_size_inches(width + 2 * ROOM, height + 2 * ROOM)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    pixels = np.asarray(canvas.buffer_rgba())[:, :, :3]
+    ink = (pixels != 255).any(axis=2)
+    rows, columns = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    tall, wide = ink.shape
+    if rows.size and 0 < rows[0] and rows[-1] < tall - 1 and 0 < columns[0] and columns[-1] < wide - 1:
+        pad = round(matplotlib.rcParams["savefig.pad_inches"] * DPI)
+        shown = pixels[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
+        image = Image.fromarray(np.pad(shown, ((pad, pad), (pad, pad), (0, 0)), constant_values=255))
+    else:
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", pil_kwargs={"compress_level": 0})
+        image = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
     plt.close(fig)
-    image = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
     small = io.BytesIO()
     image.quantize(colors=64, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
-        small, format="PNG", optimize=True
+        small, format="PNG", compress_level=6
     )
     return small.getvalue()
 

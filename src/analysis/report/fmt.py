@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import math
 from decimal import ROUND_HALF_UP, Decimal, localcontext
+from functools import cache
 
-from babel.numbers import format_decimal
+from babel import Locale
+from babel.numbers import NumberPattern, format_decimal, parse_pattern
 
 from analysis import params
 from analysis.params import Unit
@@ -21,8 +23,15 @@ NBSP = "\u00a0"
 MINUS = "\u2212"  # a real minus sign reads better than a hyphen in a table
 
 
-def _pattern(digits: int) -> str:
-    return "#,##0" + ("." + "0" * digits if digits else "")
+@cache
+def _locale() -> Locale:
+    return Locale.parse(LOCALE)
+
+
+@cache
+def _pattern(digits: int) -> NumberPattern:
+    """Babel's pattern for `digits` decimals, parsed once (Babel parses a pattern given as text at every call)."""
+    return parse_pattern("#,##0" + ("." + "0" * digits if digits else ""))
 
 
 def number(value: float, digits: int = 0) -> str:
@@ -32,7 +41,7 @@ def number(value: float, digits: int = 0) -> str:
     # Round half away from zero, as statistics offices do, on the decimal text of the value.
     with localcontext() as context:
         context.rounding = ROUND_HALF_UP
-        text = format_decimal(Decimal(repr(float(value))), format=_pattern(digits), locale=LOCALE)
+        text = format_decimal(Decimal(repr(float(value))), format=_pattern(digits), locale=_locale())
     if text.startswith("-") and not text.strip("-0,."):
         text = text[1:]  # '-0,0' is zero
     return text.replace("-", MINUS)

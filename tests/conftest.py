@@ -294,3 +294,18 @@ def illustrative(tmp_path_factory) -> Path:
         "--cadence", "aar", "--period", "2024", "--example-data", "--only", "cooperation,community,udvalg-vtf"
     )
     return built_once(tmp_path_factory, "illustrative", make) / "766" / "2024" / "aar"
+
+
+def processes_of(project: Path) -> list[int]:
+    """Processes still running for this project copy (workers, kernel server, kernels), found by
+    the WORKBOOK_ROOT the run gave them."""
+    marker = f"WORKBOOK_ROOT={project}\0".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker in (entry / "environ").read_bytes() and (entry / "stat").read_text().split()[2] != "Z":
+                    found.append(int(entry.name))
+            except OSError:
+                pass  # gone meanwhile, or not ours
+    return found

@@ -13,11 +13,12 @@ import shutil
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from analysis.paths import SNAPSHOT_DIR
 
-from conftest import copy_project, in_a_process, snapshot_with
+from conftest import copy_project, in_a_process, processes_of, snapshot_with
 
 pytestmark = pytest.mark.e2e  # real runs in processes: `make test-fast` leaves them out
 
@@ -545,12 +546,35 @@ def test_a_bad_checksum_line_and_a_malformed_catalogue_are_one_line(tmp_path, ca
 
 
 def test_ctrl_c_is_one_line_and_exit_130(published):
+    """Ctrl-C while a job runs ends the run at once, with its workers and kernels: the overview's
+    notebook is made to wait, and the run is interrupted once the growth brief is made (not after
+    a fixed time, which a fast run beats). The run used to wait for the notebook to finish."""
     import signal
 
-    running = workbook(published, "run", "--cadence", "kvartal", "--period", "2025K1", "--force", wait=False)
-    time.sleep(2.5)
-    running.send_signal(signal.SIGINT)
-    _out, err = running.communicate(timeout=120)
+    notebook = published / "notebooks/overview.ipynb"
+    original = notebook.read_bytes()
+    slow = nbformat.reads(original.decode("utf-8"), as_version=4)
+    slow.cells.append(nbformat.v4.new_code_cell("import time\ntime.sleep(120)"))
+    nbformat.write(slow, notebook)
+    try:
+        running = in_a_process(
+            "run", "--cadence", "kvartal", "--period", "2025K1", "--force",
+            cwd=published, env={"WORKBOOK_ROOT": str(published)}, own_server=True, wait=False,
+        )  # fmt: skip
+        said = []
+        while not any(line.startswith("growth: brief made") for line in said):
+            line = running.stderr.readline()
+            assert line, "".join(said)
+            said.append(line)
+        running.send_signal(signal.SIGINT)
+        _out, rest = running.communicate(timeout=120)
+    finally:
+        notebook.write_bytes(original)
+    err = "".join(said) + rest
+    deadline = time.monotonic() + 10
+    while processes_of(published) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not processes_of(published), "the workers, the kernel server and the waiting kernel end with the run"
     assert running.returncode == 130
     assert one_line(err) == "error: interrupted; nothing published was changed"
     assert manifest_matches_briefs(published)

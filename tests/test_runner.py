@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import copy_project, in_a_process, in_process
+from conftest import copy_project, in_a_process, in_process, processes_of
 
 pytestmark = pytest.mark.e2e  # real runs in processes: `make test-fast` leaves them out
 
@@ -140,22 +140,7 @@ def test_a_job_that_hangs_or_loses_its_kernel_fails_alone(project, cell, error):
     assert None not in counts[:ran] and set(counts[ran + 1 :]) == {None}, "kept as far as it ran"
     assert "indbyggere" in json.dumps([c.get("outputs") for c in kept.cells[:at]], ensure_ascii=False)
     assert not (project / "outputs/766/2025K1/kvartal").exists(), "nothing was published"
-    assert not _processes_of(project), "no kernel outlives its run"
-
-
-def _processes_of(project: Path) -> list[int]:
-    """Processes still running for this project copy (workers, kernel server, kernels), found by
-    the WORKBOOK_ROOT the run gave them."""
-    marker = f"WORKBOOK_ROOT={project}\0".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if marker in (entry / "environ").read_bytes() and (entry / "stat").read_text().split()[2] != "Z":
-                    found.append(int(entry.name))
-            except OSError:
-                pass  # gone meanwhile, or not ours
-    return found
+    assert not processes_of(project), "no kernel outlives its run"
 
 
 def test_one_run_at_a_time(project):
@@ -179,13 +164,13 @@ def test_a_killed_run_leaves_the_published_run_and_the_next_run_completes(projec
         p for p in folder.parent.glob(".runs/kvartal-*/executed/*.ipynb") if p.parent.parent != published
     ]:
         time.sleep(0.05)
-    assert len(_processes_of(project)) > 1, "the run's processes are found while it runs"
+    assert len(processes_of(project)) > 1, "the run's processes are found while it runs"
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     deadline = time.monotonic() + 10
-    while _processes_of(project) and time.monotonic() < deadline:
+    while processes_of(project) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _processes_of(project), "workers, kernel server and kernels die with the run"
+    assert not processes_of(project), "workers, kernel server and kernels die with the run"
     assert digests(folder) == before
     assert manifest(project)["jobs"][0]["status"] == "ok"
     after = run(project, "--force")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -389,8 +390,12 @@ def run(
                     )
                     for unit in units
                 }
-                _execute_all(units, log, timeout, engine)
-                exports = {kommune: future.result() for kommune, future in exported.items()}
+                try:
+                    _execute_all(units, log, timeout, engine)
+                    exports = {kommune: future.result() for kommune, future in exported.items()}
+                except BaseException:
+                    background.shutdown(cancel_futures=True)  # the numbers files not begun are not written
+                    raise
             for unit in units:
                 if not unit.planned:
                     raise WorkbookError(f"--only {','.join(only or [])}: no job of it for kommune {unit.kommune:03d}")
@@ -696,8 +701,16 @@ class Local:
                     ): (job, job_parameters, key, unit)
                     for job, job_parameters, key, unit in to_run
                 }
-                for future in as_completed(futures):
-                    yield futures[future], future.result()
+                try:
+                    for future in as_completed(futures):
+                        yield futures[future], future.result()
+                except BaseException:
+                    # Ctrl-C or an error: the jobs still running end now, and their kernels with them
+                    # (a worker ignores SIGINT, and leaving this block would wait for its notebook).
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    for worker in multiprocessing.active_children():  # the pool's workers
+                        worker.terminate()
+                    raise
 
 
 class Dask:

@@ -81,6 +81,7 @@ def test_the_provisioner_is_the_registered_one_and_hears_the_real_exit_status(tm
     """jupyter_client picks the warm provisioner from the server's kernel spec through its entry
     point, and a kernel's own exit status comes back (3 here, -9 for a kill), not a stand-in."""
     import asyncio
+    from queue import Empty
 
     async def scenario(server):
         manager = _manager(tmp_path, server)
@@ -89,6 +90,11 @@ def test_the_provisioner_is_the_registered_one_and_hears_the_real_exit_status(tm
         client = manager.client()
         client.start_channels()
         await client.wait_for_ready(timeout=30)
+        # Ready without waiting for IOPub to fall silent: what the kernel said before its answer
+        # to kernel_info has been read, and nothing of it is left to be taken for a cell's output.
+        assert type(client).__name__ == "ReadyKernelClient"
+        with pytest.raises(Empty):
+            await client.iopub_channel.get_msg(timeout=0.5)
         client.execute("import os; os._exit(3)")
         status = await asyncio.wait_for(manager.provisioner.wait(), 30)
         client.stop_channels()

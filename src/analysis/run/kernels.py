@@ -17,6 +17,12 @@ module and asks for its parent-death signal before anything slow is imported. Th
 the kernels' parent, so it alone can wait for them: it keeps one connection per kernel, over
 which the provisioner sends signals and hears the kernel's real exit status.
 
+The kernel manager a run uses (`kernel_manager_class`, for warm and launched kernels alike) also
+saves two waits of jupyter_client's that no notebook needs: its client is ready when the kernel
+has answered kernel_info and IOPub has carried that request's idle status (jupyter_client then
+waits for 0.2 s of silence on IOPub), and a kernel that was asked to shut down is checked for
+every 10 ms, not every 100 ms. About 0.25 s less of every job, spent waiting.
+
 Linux only (fork and a parent-death signal). Elsewhere, without the entry point (a package
 installed without it), and on remote executors, kernels start the usual way; the run says so once.
 
@@ -607,12 +613,49 @@ def call(address: str, target: str, kwargs: dict) -> None:
 def kernel_manager_class(socket_dir: str, kernel_dir: str | None = None):
     """A kernel manager whose kernels talk over IPC sockets in `socket_dir` and, given a kernel
     server's `kernel_dir`, take their kernel spec (and so the warm provisioner) from it."""
+    from queue import Empty
+
+    from jupyter_client import AsyncKernelClient, protocol_version_info
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
+
+    class ReadyKernelClient(AsyncKernelClient):
+        async def wait_for_ready(self, timeout: float | None = None) -> None:
+            """Wait as jupyter_client does until the kernel has answered kernel_info on the shell
+            channel and its IOPub channel carries messages, but stop reading IOPub at that request's
+            idle status instead of waiting for 0.2 s of silence on it: every job waited that."""
+            deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+            while True:
+                self.kernel_info()
+                try:
+                    reply = await self.shell_channel.get_msg(timeout=1)
+                except Empty:
+                    reply = None
+                if reply is not None and reply["msg_type"] == "kernel_info_reply":
+                    asked = reply["parent_header"].get("msg_id")
+                    while True:  # what IOPub carried before the idle status of the request is read
+                        try:
+                            message = await self.iopub_channel.get_msg(timeout=0.2)
+                        except Empty:
+                            break  # IOPub is not connected yet: ask again
+                        if (
+                            message["msg_type"] == "status"
+                            and message["content"].get("execution_state") == "idle"
+                            and message["parent_header"].get("msg_id") == asked
+                        ):
+                            major = int(reply["content"]["protocol_version"].split(".")[0])
+                            if major != protocol_version_info[0]:
+                                self.session.adapt_version = major
+                            return
+                if not await self.is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
 
     class IPCKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs):
             kwargs.setdefault("connection_file", os.path.join(socket_dir, "kernel.json"))
+            kwargs.setdefault("client_factory", ReadyKernelClient)
             if kernel_dir:
                 kwargs.setdefault("kernel_spec_manager", KernelSpecManager(kernel_dirs=[kernel_dir]))
             super().__init__(transport="ipc", ip=os.path.join(socket_dir, "kernel"), **kwargs)
@@ -626,7 +669,7 @@ def kernel_manager_class(socket_dir: str, kernel_dir: str | None = None):
             self.shutting_down = True
             self.stop_restarter()
             await self.request_shutdown(restart=restart)
-            await self.finish_shutdown(restart=restart)
+            await self.finish_shutdown(restart=restart, pollinterval=0.01)  # it ends at once: see so sooner
             await self.cleanup_resources(restart=restart)
 
     return IPCKernelManager

@@ -34,7 +34,9 @@ TARGET = "#a04000"
 BAND = "#dfe6ee"  # the group's middle half: a background area, its edges are not information
 OTHER_BARS = "#8c8c8c"  # 3.4:1
 DPI = 100
-ROOM = 1.0  # inches drawn around a figure, for labels that stick out of it (see _render)
+# Inches drawn around a figure (left, bottom, right, top) for what sticks out of it (see _render):
+# most on the right, where the labels at the lines' ends are.
+ROOM = (1.0, 0.5, 2.0, 0.5)
 STYLE = {
     "font.family": "DejaVu Sans",
     "font.size": 10,
@@ -97,17 +99,18 @@ def _render(fig) -> bytes:
 
     fig.set_dpi(DPI)  # a notebook's inline backend makes figures at 72 dpi
     width, height = fig.get_size_inches()
-    for ax in fig.axes:  # the axes stay where they are on the page, ROOM in from its new edges
+    left, bottom, right, top = ROOM
+    for ax in fig.axes:  # the axes stay where they are on the page, the room in from its new edges
         box = ax.get_position()
         ax.set_position(
             [
-                (box.x0 * width + ROOM) / (width + 2 * ROOM),
-                (box.y0 * height + ROOM) / (height + 2 * ROOM),
-                box.width * width / (width + 2 * ROOM),
-                box.height * height / (height + 2 * ROOM),
+                (box.x0 * width + left) / (width + left + right),
+                (box.y0 * height + bottom) / (height + bottom + top),
+                box.width * width / (width + left + right),
+                box.height * height / (height + bottom + top),
             ]
         )
-    fig.set_size_inches(width + 2 * ROOM, height + 2 * ROOM)
+    fig.set_size_inches(width + left + right, height + bottom + top)
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     pixels = np.asarray(canvas.buffer_rgba())[:, :, :3]

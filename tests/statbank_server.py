@@ -33,6 +33,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+import numpy as np
+
 from analysis.paths import SNAPSHOT_DIR
 
 FOOTNOTE = "TESTDATA: tallene er lavet af workbook-testene (tests/statbank_server.py), ikke af Danmarks Statistik."
@@ -292,6 +294,26 @@ REAL_CELLS = {
 }
 
 
+def _by2(cells: dict[str, np.ndarray]) -> np.ndarray:
+    sizes = {code: index for index, (code, _text) in enumerate(TOWN_SIZES)}
+    size = np.vectorize(sizes.__getitem__, otypes=[int])(cells["BYST"])
+    return (
+        (cells["KOMK"].astype(int) + 7 * size + cells["ALDER"].astype(int) + (cells["KØN"] == "K")) % 13
+        + np.where(cells["BYST"] == "LAND", 3, 1)
+        + (cells["Tid"].astype(int) - 2023)
+    ).astype(float)
+
+
+def _fly66(cells: dict[str, np.ndarray]) -> np.ndarray:
+    total = cells["TILKOMMUNE"].astype(int) + cells["FRAKOMMUNE"].astype(int) + cells["ALDER"].astype(int)
+    return (total % 7 == 0).astype(float)
+
+
+# The tables whose figures are computed for many cells at once (variable id -> array of value
+# codes): the largest answers, 1.5 million cells for FLY66, take seconds cell by cell.
+MANY = {"BY2": _by2, "FLY66": _fly66}
+
+
 def figure(table: str, cell: dict[str, str]) -> float | None:
     """The figure of one cell, by variable id -> value code; None where DST publishes `..`.
     FOLK1AM and RAS200 are the snapshot's real figures (only their totals); the rest TEST DATA."""
@@ -328,15 +350,8 @@ def figure(table: str, cell: dict[str, str]) -> float | None:
     if table == "DEMO19":
         new = 150 + int(cell["KOMK"]) % 41 + 5 * (year - 2019)
         return float(new if cell["ENHED"] == "NYE" else 2 * new)
-    if table == "BY2":
-        area, size = int(cell["KOMK"]), [c for c, _t in TOWN_SIZES].index(cell["BYST"])
-        return float(
-            (area + 7 * size + int(cell["ALDER"]) + (cell["KØN"] == "K")) % 13
-            + (3 if cell["BYST"] == "LAND" else 1)
-            + (year - 2023)
-        )
-    if table == "FLY66":
-        return float((int(cell["TILKOMMUNE"]) + int(cell["FRAKOMMUNE"]) + int(cell["ALDER"])) % 7 == 0)
+    if table in MANY:
+        return float(MANY[table]({name: np.array([code]) for name, code in cell.items()})[0])
     if table == "AUP02":
         return round(2.0 + (int(cell["OMRÅDE"]) % 30) / 10 + int(cell["Tid"][-2:]) / 100, 1)
     raise KeyError(table)
@@ -399,6 +414,8 @@ def _answer(info: dict, body: dict) -> tuple[int, bytes, str]:
     rests = [dict(rest) for rest in itertools.product(*summed)]  # the same for every cell
     table = body["table"]
     lines = [";".join([*(i.upper() for i in ids), "INDHOLD"])]
+    if table in MANY and not totals:
+        return _answer_many(table, ids, [asked[i] for i in ids], texts, rests, lines)
     for combination in itertools.product(*(asked[i] for i in ids)):
         cell = dict(zip(ids, combination))
         try:
@@ -407,6 +424,28 @@ def _answer(info: dict, body: dict) -> tuple[int, bytes, str]:
             return _error("NOT-SERVED", str(err))
         value = None if None in parts else sum(parts)
         lines.append(";".join([*(text[code] for text, code in zip(texts, combination)), _number(value)]))
+    content = "\ufeff" + "\r\n".join(lines) + "\r\n"
+    return 200, content.encode("utf-8"), "text/csv; charset=utf-8"
+
+
+def _answer_many(table, ids, values, texts, rests, lines) -> tuple[int, bytes, str]:
+    """The CSV lines of `_answer` for a table of MANY, computed on arrays: the same bytes in a
+    fraction of the time. Each variable's codes lie along an axis of their own, so the figures
+    of every combination come by broadcasting, in the order of itertools.product over `values`."""
+    shape = [len(v) for v in values]
+    axes = {
+        name: np.array(v).reshape([-1 if j == i else 1 for j in range(len(shape))])
+        for i, (name, v) in enumerate(zip(ids, values))
+    }
+    one = [1] * len(shape)
+    total = sum(
+        MANY[table]({**axes, **{name: np.array([code]).reshape(one) for name, code in rest.items()}}) for rest in rests
+    )
+    total = np.broadcast_to(total, shape).ravel()
+    whole = np.all(total == np.floor(total))
+    figures = total.astype(np.int64).astype(str).tolist() if whole else [_number(v) for v in total.tolist()]
+    named = [[text[code] for code in v] for text, v in zip(texts, values)]
+    lines.extend(";".join((*combination, figure)) for combination, figure in zip(itertools.product(*named), figures))
     content = "\ufeff" + "\r\n".join(lines) + "\r\n"
     return 200, content.encode("utf-8"), "text/csv; charset=utf-8"
 

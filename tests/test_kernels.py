@@ -312,3 +312,38 @@ def test_a_brief_made_on_a_shared_server_sees_params_edited_since_the_last_run(t
     brief = _command(project, "brief", "notebooks/growth.ipynb", "-p", "period", "2025K1", "--output", str(output))
     assert brief.returncode == 0, brief.stderr
     assert "Vækst i god balance" in output.read_text(encoding="utf-8")
+
+
+def test_a_starting_server_is_never_found_refusing(tmp_path):
+    """A client that finds the server's address can connect: the socket gets its name only once
+    it listens. (Found between bind and listen, it refused, and a run said the server was not
+    running; 11 of 100 such starts did when polled this way.)"""
+    import socket
+    import subprocess
+    import sys
+
+    refused = 0
+    for attempt in range(30):
+        address = str(tmp_path / f"{attempt}.sock")
+        server = subprocess.Popen(
+            [sys.executable, "-m", "analysis.run.kernels", address, str(os.getpid()), "[]", ""],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            while True:
+                client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    client.connect(address)
+                    break
+                except FileNotFoundError:
+                    assert server.poll() is None, "the server ended before it listened"
+                except ConnectionRefusedError:
+                    refused += 1
+                    break
+                finally:
+                    client.close()
+        finally:
+            server.terminate()
+            server.wait()
+    assert refused == 0

@@ -258,8 +258,11 @@ def serve(address: str, parent: int, preload: list[str] | None = None, renders: 
     if sys.path and sys.path[0] in ("", os.getcwd()):
         del sys.path[0]  # as ipykernel_launcher does; the kernel adds the notebook's folder back
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(address)
+    # Bound under another name and renamed once listening: a client that finds the address can
+    # connect (between bind and listen, a connection is refused, which reads as a dead server).
+    listener.bind(address + ".new")
     listener.listen(64)
+    os.rename(address + ".new", address)
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")  # as ipykernel sets it
     # ipykernel's debugger (debugpy) warns on import that Python's frozen modules hide breakpoints in
     # them; nobody debugs a run's kernels, and the warning would land in the run's own output.

@@ -130,3 +130,15 @@ def test_other_comparison_group(processed):
     assert len(scope.members) == 32  # the 31 landkommuner plus Hedensted itself
     with pytest.raises(WorkbookError, match="comparison_group 'Byer': unknown"):
         _scope(processed, group="Byer")
+
+
+def test_the_kernel_servers_warm_up_computes_each_indicators_figures_once(processed):
+    """What the kernel server makes before it forks kernels (report.brief.warm_up) is the figures
+    every brief reads first: each indicator as dates x areas, right, on the processed object."""
+    from analysis.report.brief import warm_up
+
+    warm_up(processed)
+    cached = {key[1] for key in processed._cache if key[0] == "wide"}
+    assert cached == {indicator.id for indicator in params.load_indicators().indicators}
+    assert processed.wide("population").loc[JAN_2025, HEDENSTED] == 48167
+    assert processed.wide("population") is processed._cache[("wide", "population")]

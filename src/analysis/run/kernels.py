@@ -331,16 +331,18 @@ def serve(address: str, parent: int, preload: list[str] | None = None, renders: 
 
 
 def _preload_data(folders: list[str]) -> None:
-    """Read the run's processed data and params once, here, so that every forked kernel finds
-    them in memory (pages shared with the server until written). The notebook's own load
-    checks the fingerprint of the raw files and params, and reads again when it differs."""
+    """Read the run's processed data and params once, here, and make what every brief makes first
+    (`report.brief.warm_up`), so that every forked kernel finds them in memory (pages shared with
+    the server until written). The notebook's own load checks the fingerprint of the raw files
+    and params, and reads again when it differs."""
     try:
         from analysis.data.processed import DataLocation
         from analysis.indicators import store
         from analysis.params import load_indicators, load_runs, load_strategy
 
         load_strategy(), load_indicators(), load_runs()
-        store.load(DataLocation(tuple(Path(folder) for folder in folders)))
+        processed = store.load(DataLocation(tuple(Path(folder) for folder in folders)))
+        sys.modules["analysis.report.brief"].warm_up(processed)
     except Exception:  # noqa: BLE001 - the notebook's own load shows any problem
         pass
 

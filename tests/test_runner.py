@@ -198,3 +198,27 @@ def test_a_run_in_a_process_that_ran_a_notebook_before_completes(tmp_path):
         pytest.fail("the run waited for its kernel for 120 s")
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "766/2025K1/kvartal/briefs/growth.html").is_file()
+
+
+def _a_broken_worker(*_args, **_kwargs):
+    raise RuntimeError("the pool's worker broke")
+
+
+def test_a_run_stopped_by_an_error_ends_its_own_workers_and_no_other_process(project, monkeypatch):
+    """A run stopped by an error (or Ctrl-C) terminates its pool's workers at once; a process the
+    caller started before (a notebook's own worker, a Dask cluster) is not the run's to end."""
+    import multiprocessing
+
+    from analysis.run import runner
+
+    bystander = multiprocessing.get_context("fork").Process(target=time.sleep, args=(60,))
+    bystander.start()
+    try:
+        monkeypatch.setattr(runner, "_execute", _a_broken_worker)
+        with pytest.raises(RuntimeError, match="the pool's worker broke"):  # not a workbook error: raised
+            run(project, "--only", "growth")
+        assert bystander.is_alive(), "the caller's process is left alone"
+        assert multiprocessing.active_children() == [bystander], "the pool's workers are gone"
+    finally:
+        bystander.terminate()
+        bystander.join()

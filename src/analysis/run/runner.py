@@ -686,6 +686,7 @@ class Local:
         started = nullcontext(self.server) if self.server is not UNSTARTED else None
         with started or kernels.server(tuple(map(str, data_location(data).folders))) as server:
             _import_execution_modules(render_here=not _renders(server))
+            others = {child.pid for child in multiprocessing.active_children()}  # not the pool's
             with ProcessPoolExecutor(
                 max_workers=self.workers or workers_for(len(to_run)), initializer=_worker_start
             ) as pool:
@@ -708,8 +709,9 @@ class Local:
                     # Ctrl-C or an error: the jobs still running end now, and their kernels with them
                     # (a worker ignores SIGINT, and leaving this block would wait for its notebook).
                     pool.shutdown(wait=False, cancel_futures=True)
-                    for worker in multiprocessing.active_children():  # the pool's workers
-                        worker.terminate()
+                    for worker in multiprocessing.active_children():
+                        if worker.pid not in others:  # the pool's workers, not a caller's processes
+                            worker.terminate()
                     raise
 
 

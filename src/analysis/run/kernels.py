@@ -522,6 +522,26 @@ def _become_kernel(request: dict, connection: socket.socket) -> None:
         os._exit(status)
 
 
+def connect(address: str, poll: float = 0.02) -> socket.socket:
+    """A connection to the kernel server at `address`, looking for its socket every `poll` seconds
+    while the server starts (the socket gets its name once the server listens); a socket that
+    refuses is a server that is not running."""
+    deadline = time.monotonic() + CONNECT_TIMEOUT
+    while True:
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            client.connect(address)
+            return client
+        except ConnectionRefusedError:
+            client.close()
+            raise RuntimeError(f"kernel server at {address} is not running") from None
+        except FileNotFoundError:  # not listening yet
+            client.close()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"kernel server at {address} did not start within {CONNECT_TIMEOUT:.0f} s") from None
+            time.sleep(poll)
+
+
 def request_kernel(
     address: str,
     argv: list[str],
@@ -533,20 +553,7 @@ def request_kernel(
     """Ask the server for a kernel (or, with `call`, a fork that calls a function); returns its pid,
     the connection that stays with it and what the server said after the pid (an exit line, for a
     kernel that ended at once). Waits while the server is still starting."""
-    deadline = time.monotonic() + CONNECT_TIMEOUT
-    while True:
-        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            client.connect(address)
-            break
-        except ConnectionRefusedError:
-            client.close()
-            raise RuntimeError(f"kernel server at {address} is not running") from None
-        except FileNotFoundError:  # not listening yet
-            client.close()
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"kernel server at {address} did not start within {CONNECT_TIMEOUT:.0f} s") from None
-            time.sleep(0.02)
+    client = connect(address)
     request = {"argv": argv, "cwd": cwd, "env": env}
     if call is not None:
         request = {"call": call[0], "kwargs": call[1], "cwd": cwd, "env": env}

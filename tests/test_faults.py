@@ -566,6 +566,7 @@ def test_ctrl_c_is_one_line_and_exit_130(published):
             line = running.stderr.readline()
             assert line, "".join(said)
             said.append(line)
+        blas = _blas_threads_of_kernels(processes_of(published))
         running.send_signal(signal.SIGINT)
         _out, rest = running.communicate(timeout=120)
     finally:
@@ -578,6 +579,24 @@ def test_ctrl_c_is_one_line_and_exit_130(published):
     assert running.returncode == 130
     assert one_line(err) == "error: interrupted; nothing published was changed"
     assert manifest_matches_briefs(published)
+    # The kernel server, where numpy and scipy load for every kernel, and the kernels forked from it
+    # run BLAS on one thread (unless the environment says otherwise): no thread pools spinning.
+    assert len(blas) >= 2 and set(blas) == {os.environ.get("OPENBLAS_NUM_THREADS", "1").encode()}, blas
+
+
+def _blas_threads_of_kernels(pids: list[int]) -> list[bytes | None]:
+    """OPENBLAS_NUM_THREADS as the kernel server was started with it, for it and its kernels (the
+    environment a process was started with; a fork shows its parent's)."""
+    found = []
+    for pid in pids:
+        try:
+            if b"analysis.run.kernels" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                continue
+            entries = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue  # gone meanwhile
+        found.append(dict(entry.split(b"=", 1) for entry in entries if b"=" in entry).get(b"OPENBLAS_NUM_THREADS"))
+    return found
 
 
 # --- 8. Run ids and paths ----------------------------------------------------------------

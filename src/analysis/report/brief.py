@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
-from functools import cached_property
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property, partial
 
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -79,12 +80,22 @@ class Table:
 
 @dataclass
 class Entry:
-    """One indicator in a brief: its numbers (`figures`), the words about them, its charts and tables."""
+    """One indicator in a brief: its numbers (`figures`), the words about them, its charts and tables.
+    The charts and tables are made when first read: a brief that shows an indicator's words only
+    (the overview shows one chart a theme) does not draw the rest."""
 
     figures: Figures
     words: narrative.Words
-    charts: list[charts.Chart]
-    tables: list[Table]
+    make_charts: Callable[[], list[charts.Chart]] = field(repr=False)
+    make_tables: Callable[[], list[Table]] = field(repr=False)
+
+    @cached_property
+    def charts(self) -> list[charts.Chart]:
+        return self.make_charts()
+
+    @cached_property
+    def tables(self) -> list[Table]:
+        return self.make_tables()
 
     def __getattr__(self, name: str):
         # The templates read the figures' and the words' fields by name: value_text, status, ...
@@ -225,8 +236,8 @@ class Brief:
                     made[indicator.id] = Entry(
                         figures,
                         narrative.describe(figures, self.context),
-                        charts.for_indicator(figures, self.context),
-                        extra(figures, self.context) if extra else [],
+                        partial(charts.for_indicator, figures, self.context),
+                        partial(extra, figures, self.context) if extra else list,
                     )
                 by_theme[theme].append(made[indicator.id])
         return by_theme

@@ -225,6 +225,13 @@ class KernelServer:
             json.dump(spec, out)
         return self
 
+    def listening(self) -> KernelServer:
+        """Wait until the server listens (it does so before its imports, in well under a second),
+        for a caller that hands its folder to runs at once: a run takes a shared server whose
+        socket is not there yet for one that is not running, and starts its own."""
+        connect(self.address).close()
+        return self
+
     def __exit__(self, *exc) -> None:
         if not self.owned:
             return

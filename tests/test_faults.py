@@ -175,16 +175,26 @@ def test_the_layout_before_linked_runs_is_restored_when_a_swap_was_killed(publis
 
 @pytest.fixture()
 def smtp_server(tmp_path):
+    import threading
+
     from aiosmtpd.controller import Controller
 
     class Slow:
+        """An SMTP server that takes 0.3 s a message; given a `gate`, it holds the first message
+        until the gate opens (and says it has it through `holding`)."""
+
         def __init__(self):
             self.messages = []
+            self.gate: threading.Event | None = None
+            self.holding = threading.Event()
 
         async def handle_DATA(self, server, session, envelope):
             import asyncio
 
             await asyncio.sleep(0.3)
+            if self.gate is not None and not self.messages:
+                self.holding.set()
+                await asyncio.to_thread(self.gate.wait, 120)
             self.messages.append(envelope)
             return "250 OK"
 
@@ -234,13 +244,26 @@ def test_mail_is_never_sent_twice(published, smtp_server):
 
 
 def test_mail_while_the_run_republishes_keeps_the_manifest_whole(published, smtp_server):
+    """The period is run again while mail sends it, and published between the mail's first message
+    and its second: the run removes the folder it replaces, which the mail read its run from. The
+    mail sends every message from what it read at its start. (It read each brief as it composed
+    its message, and failed on the second: "briefs/overview.html: No such file or directory".)"""
+    import threading
+
     inbox, env = smtp_server
     (published / "outputs/mail-ledger.jsonl").unlink(missing_ok=True)
+    inbox.gate = threading.Event()
+    replaced = (published / "outputs/766/2025K1/kvartal").resolve()
     sending = workbook(published, "mail", "--run", "outputs/766/2025K1/kvartal", "--send", env=env, wait=False)
-    running = workbook(published, "run", "--cadence", "kvartal", "--period", "2025K1", "--force", wait=False)
+    try:
+        assert inbox.holding.wait(120), "the first message reached the server"
+        running = workbook(published, "run", "--cadence", "kvartal", "--period", "2025K1", "--force")
+    finally:
+        inbox.gate.set()
     _out, mail_err = sending.communicate(timeout=300)
-    _out, run_err = running.communicate(timeout=300)
-    assert sending.returncode == 0 and running.returncode == 0, (mail_err, run_err)
+    assert running.returncode == 0, running.stderr
+    assert not replaced.exists(), "the run removed the folder the mail read"
+    assert sending.returncode == 0, mail_err
     assert manifest_matches_briefs(published)
     assert len(inbox.messages) == 6
 

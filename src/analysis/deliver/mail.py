@@ -162,7 +162,24 @@ def group_names() -> dict[str, str]:
     return names
 
 
-def briefs_for(group: str, briefs: dict[str, Path]) -> tuple[Path, list[Path]]:
+@dataclass(frozen=True)
+class Brief:
+    """A brief's file as the mail read it, when it began: what a run that republishes meanwhile
+    removes is not read again."""
+
+    path: Path
+    data: bytes
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def html(self) -> str:
+        return self.data.decode("utf-8")
+
+
+def briefs_for(group: str, briefs: dict[str, Brief]) -> tuple[Brief, list[Brief]]:
     """The body brief and the attachments of a group: its own committee brief, else the overview,
     and the three theme briefs, which every committee's focus areas touch."""
     own = briefs.get(f"udvalg-{group}")
@@ -223,12 +240,12 @@ def plain_text(html: str) -> str:
 
 
 def compose(
-    group: str, name: str, addresses: list[str], sender: str, body: Path, attached: list[Path], subject: str
+    group: str, name: str, addresses: list[str], sender: str, body: Brief, attached: list[Brief], subject: str
 ) -> EmailMessage:
-    html, images = mail_safe(body.read_text(encoding="utf-8"))
+    html, images = mail_safe(body.html)
     if len(html.encode("utf-8")) > MAX_HTML_BYTES:
         raise WorkbookError(
-            f"{relative(body)}: the mail body is {len(html.encode()) // 1000} KB; Gmail clips above 100 KB"
+            f"{relative(body.path)}: the mail body is {len(html.encode()) // 1000} KB; Gmail clips above 100 KB"
         )
     message = EmailMessage()
     message["Subject"] = subject
@@ -236,13 +253,13 @@ def compose(
     message["To"] = ", ".join(addresses)
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(idstring=group, domain=MAIL_DOMAIN)
-    message.set_content(plain_text(body.read_text(encoding="utf-8")))
+    message.set_content(plain_text(body.html))
     message.add_alternative(html, subtype="html")
     html_part = message.get_payload()[1]
     for cid, png, _alt in images:
         html_part.add_related(png, maintype="image", subtype="png", cid=cid)
-    for path in attached:
-        message.add_attachment(path.read_bytes(), maintype="text", subtype="html", filename=path.name)
+    for brief in attached:
+        message.add_attachment(brief.data, maintype="text", subtype="html", filename=brief.name)
     return message
 
 
@@ -267,8 +284,9 @@ def mail_run(
 ) -> list[MailOutcome]:
     """Mail (or, without `send`, write as .eml) one published run's briefs to each recipient group.
 
-    The run is read from the folder it is published in at the start, so a run republished while
-    mail is sending does not mix two runs. What was sent is appended to the outputs folder's
+    The run is read from the folder it is published in at the start, manifest and briefs, so a run
+    republished while mail is sending (which removes the folder it replaces) does not mix two runs
+    or take a brief away. What was sent is appended to the outputs folder's
     mail ledger, which no run rewrites; a brief whose content was already sent to an address is
     not sent to it again without `resend`. Sending holds a lock, so two mail commands at once
     cannot both send."""
@@ -278,15 +296,8 @@ def mail_run(
     manifest_path = link / "manifest.json"
     if not manifest_path.is_file():
         raise WorkbookError(f"--run {run}: no manifest.json; expected a published run such as outputs/2025K1/kvartal")
-    folder = link.resolve()  # the run's own folder: it does not change if the run is republished meanwhile
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        jobs = manifest["jobs"]
-        cadence, period = manifest["cadence"], manifest["period"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
-        raise WorkbookError(
-            f"--run {run}: manifest.json is not readable ({type(err).__name__}); run the period again"
-        ) from None
+    manifest, briefs = _read_run(link, run)
+    jobs, cadence, period = manifest["jobs"], manifest["cadence"], manifest["period"]
     ours = recipients_kommune()
     if str(manifest.get("kommune", ours)) != ours:
         raise WorkbookError(
@@ -306,7 +317,6 @@ def mail_run(
     smtp = Smtp.from_environment() if send else None
     if send and smtp is None:
         raise WorkbookError("--send: no SMTP server; set WORKBOOK_SMTP_HOST (and _PORT, _USER, _PASSWORD)")
-    briefs = _briefs(folder, jobs, run)
     sender, groups = recipients()
     names = group_names()
     unknown = [g for g in (only or []) if g not in groups]
@@ -379,8 +389,38 @@ def mail_run(
     return outcomes
 
 
-def _briefs(folder: Path, jobs: list[dict], run: Path) -> dict[str, Path]:
-    """The run's briefs by job name: only files in the run's own briefs/ folder, whatever the manifest says."""
+def _read_run(link: Path, run: Path) -> tuple[dict, dict[str, Brief]]:
+    """The manifest and the briefs of the run published at `link`, read from the run's own folder.
+    A run that republishes between the link's reading and the files' removes that folder; the run
+    published then is read instead."""
+    tries = 3
+    while True:
+        folder = link.resolve()  # the run's own folder: it does not change if the run is republished meanwhile
+        try:
+            manifest = _read_manifest(folder, run)
+            return manifest, _briefs(folder, manifest["jobs"], run)
+        except FileNotFoundError:
+            tries -= 1
+            if not tries or link.resolve() == folder:
+                raise
+
+
+def _read_manifest(folder: Path, run: Path) -> dict:
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        if not isinstance(manifest["jobs"], list) or not {"cadence", "period"} <= manifest.keys():
+            raise KeyError("jobs")
+    except FileNotFoundError:
+        raise
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
+        raise WorkbookError(
+            f"--run {run}: manifest.json is not readable ({type(err).__name__}); run the period again"
+        ) from None
+    return manifest
+
+
+def _briefs(folder: Path, jobs: list[dict], run: Path) -> dict[str, Brief]:
+    """The run's briefs by job name, read: only files in the run's own briefs/ folder, whatever the manifest says."""
     briefs = {}
     root = folder / "briefs"
     for job in jobs:
@@ -392,8 +432,8 @@ def _briefs(folder: Path, jobs: list[dict], run: Path) -> dict[str, Path]:
             raise WorkbookError(
                 f"--run {run}: manifest.json names '{name}' as a brief; a brief must be a file in briefs/"
             )
-        if path.is_file():
-            briefs[job["name"]] = path
+        if path.is_file() or job.get("status") in ("ok", "reused"):  # a made brief that is gone: being removed
+            briefs[job["name"]] = Brief(path, path.read_bytes())
     if not briefs:
         raise WorkbookError(f"--run {run}: the run has no briefs")
     return briefs
@@ -405,7 +445,7 @@ def _write_eml(
     names: dict,
     addresses: list[str],
     sender: str,
-    briefs: dict[str, Path],
+    briefs: dict[str, Brief],
     period_label: str,
     log,
 ) -> MailOutcome:
@@ -419,13 +459,13 @@ def _write_eml(
     return MailOutcome(group, "written", f"mail/{group}.eml")
 
 
-def _content_key(group: str, body: Path, attached: list[Path]) -> str:
+def _content_key(group: str, body: Brief, attached: list[Brief]) -> str:
     """What a mail says: the group and the bytes of its briefs. The same briefs made again (a rerun
     that reused them) have the same key, so they are not sent twice."""
     digest = hashlib.sha256(group.encode())
-    for path in [body, *attached]:
-        digest.update(path.name.encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for brief in [body, *attached]:
+        digest.update(brief.name.encode())
+        digest.update(hashlib.sha256(brief.data).digest())
     return digest.hexdigest()
 
 

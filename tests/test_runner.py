@@ -93,7 +93,11 @@ def test_unchanged_jobs_are_reused_and_force_gives_identical_briefs(project):
 
 
 def test_a_failing_job_does_not_stop_the_others_and_nothing_is_published(project):
+    import gc
+
+    frozen = gc.get_freeze_count()
     assert run(project).returncode == 0
+    assert gc.get_freeze_count() == frozen, "the run unfreezes what it froze for its workers' fork"
     published = digests(project / "outputs/766/2025K1/kvartal")
     notebook = nbformat.read(project / "notebooks/cooperation.ipynb", as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('the cooperation notebook broke')"))

@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import multiprocessing
@@ -690,18 +691,26 @@ class Local:
             with ProcessPoolExecutor(
                 max_workers=self.workers or workers_for(len(to_run)), initializer=_worker_start
             ) as pool:
-                futures = {
-                    pool.submit(
-                        _execute,
-                        job.model_dump(),
-                        job_parameters,
-                        str(unit.build),
-                        timeout,
-                        server.kernel_dir if server else None,
-                        server.address if _renders(server) else None,
-                    ): (job, job_parameters, key, unit)
-                    for job, job_parameters, key, unit in to_run
-                }
+                # The workers are forked at the first submit. What they inherit is frozen for them
+                # first (Python's advice for fork without exec): their collections then leave it
+                # alone instead of writing to it, which copied its pages into each worker (measured
+                # on the quarterly run: half the page copies of a worker, 0.2 s of the run).
+                gc.freeze()
+                try:
+                    futures = {
+                        pool.submit(
+                            _execute,
+                            job.model_dump(),
+                            job_parameters,
+                            str(unit.build),
+                            timeout,
+                            server.kernel_dir if server else None,
+                            server.address if _renders(server) else None,
+                        ): (job, job_parameters, key, unit)
+                        for job, job_parameters, key, unit in to_run
+                    }
+                finally:
+                    gc.unfreeze()  # this process collects as before (a notebook or a test may go on)
                 try:
                     for future in as_completed(futures):
                         yield futures[future], future.result()

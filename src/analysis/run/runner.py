@@ -694,8 +694,11 @@ class Local:
                 # The workers are forked at the first submit. What they inherit is frozen for them
                 # first (Python's advice for fork without exec): their collections then leave it
                 # alone instead of writing to it, which copied its pages into each worker (measured
-                # on the quarterly run: half the page copies of a worker, 0.2 s of the run).
-                gc.freeze()
+                # on the quarterly run: half the page copies of a worker, 0.2 s of the run). A
+                # process that froze objects itself (a fork of the kernel server) is left as it is.
+                ours = gc.get_freeze_count() == 0
+                if ours:
+                    gc.freeze()
                 try:
                     futures = {
                         pool.submit(
@@ -710,7 +713,8 @@ class Local:
                         for job, job_parameters, key, unit in to_run
                     }
                 finally:
-                    gc.unfreeze()  # this process collects as before (a notebook or a test may go on)
+                    if ours:
+                        gc.unfreeze()  # this process collects as before (a notebook or a test may go on)
                 try:
                     for future in as_completed(futures):
                         yield futures[future], future.result()

@@ -35,7 +35,7 @@ def shared_kernel_server():
         yield None
         return
     with kernels.KernelServer(renders=True) as server:  # it renders the briefs too, warm for every run
-        os.environ[kernels.SHARED] = server.listening().folder
+        os.environ[kernels.SHARED] = server.folder
         try:
             yield server
         finally:

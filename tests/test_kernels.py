@@ -220,7 +220,7 @@ def test_runs_of_other_checkouts_use_a_shared_server_and_see_their_own_project(t
     command = ["run", "--cadence", "kvartal", "--only", "growth", "--force"]
     with kernels.KernelServer(renders=True) as server:
         before = _children_cpu(server.process.pid)
-        done = _command(project, *command, **{kernels.SHARED: server.listening().folder})
+        done = _command(project, *command, **{kernels.SHARED: server.folder})
         assert done.returncode == 0, done.stderr
         assert _children_cpu(server.process.pid) - before > 0.3, "the run's kernel ran under the shared server"
         brief = (project / "outputs/766/2025K1/kvartal/briefs/growth.html").read_text(encoding="utf-8")
@@ -335,13 +335,13 @@ def test_a_starting_server_is_never_found_refusing(tmp_path):
             server.wait()
 
 
-def test_a_shared_server_handed_over_once_it_listens_is_the_one_runs_use(monkeypatch):
+def test_a_shared_server_handed_over_at_once_is_the_one_runs_use(monkeypatch):
     """A run takes a shared server whose socket is not there yet for one that is not running (and
-    starts its own), so whoever hands a new server's folder to runs waits until it listens first
-    (`listening`, as the test session's fixture does). Looked for at once, a new server was taken
-    for a stopped one 5 times of 5."""
+    starts its own), so a KernelServer listens once it is entered: its folder can be handed to runs
+    at once, as the test session's fixture does. Looked for at once, a new server was taken for a
+    stopped one 5 times of 5."""
     said = []
     with kernels.KernelServer() as server:
-        monkeypatch.setenv(kernels.SHARED, server.listening().folder)
+        monkeypatch.setenv(kernels.SHARED, server.folder)
         found = kernels.shared(log=said.append)
     assert found is not None and found.address == server.address and said == []

@@ -223,13 +223,12 @@ class KernelServer:
         os.makedirs(os.path.join(self.kernel_dir, KERNEL))
         with open(os.path.join(self.kernel_dir, KERNEL, "kernel.json"), "w", encoding="utf-8") as out:
             json.dump(spec, out)
-        return self
-
-    def listening(self) -> KernelServer:
-        """Wait until the server listens (it does so before its imports, in well under a second),
-        for a caller that hands its folder to runs at once: a run takes a shared server whose
-        socket is not there yet for one that is not running, and starts its own."""
-        connect(self.address).close()
+        # Entered, it listens (it does so before its imports, in a few hundredths of a second): a
+        # run given its folder takes a server whose socket is not there yet for a stopped one and
+        # starts its own. A server that ends first is left to its first request to report.
+        deadline = time.monotonic() + CONNECT_TIMEOUT
+        while not os.path.exists(self.address) and self.process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
         return self
 
     def __exit__(self, *exc) -> None:

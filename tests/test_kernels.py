@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 import nbformat
@@ -162,7 +163,6 @@ def test_a_call_in_a_fork_of_the_server_writes_what_the_same_call_here_writes(tm
     store.build(data_location())
     folders = [str(f) for f in data_location().folders]
     arguments = {
-        "kommune": "766",
         "period": "2025K1",
         "comparison_group": "kommunegruppe",
         "strategy_period": "",
@@ -173,14 +173,21 @@ def test_a_call_in_a_fork_of_the_server_writes_what_the_same_call_here_writes(tm
     target = "analysis.report.tables:export_numbers"
     with kernels.KernelServer(tuple(folders)) as server:
         kernels.call(
-            server.address, target, arguments | {"xlsx": str(tmp_path / "fork.xlsx"), "csv": str(tmp_path / "fork.csv")}
+            server.address,
+            target,
+            arguments | {"files": {"766": [str(tmp_path / "fork.xlsx"), str(tmp_path / "fork.csv")]}},
         )
         with pytest.raises(WorkbookError) as raised:
-            kernels.call(server.address, target, arguments | {"kommune": "999", "xlsx": "-", "csv": "-"})
+            kernels.call(server.address, target, arguments | {"files": {"999": ["-", "-"]}})
+        stopped = threading.Event()
+        stopped.set()  # a run that stopped: its numbers are not written
+        many = {code: [str(tmp_path / f"{code}.xlsx"), str(tmp_path / f"{code}.csv")] for code in ("101", "147", "151")}
+        with pytest.raises(RuntimeError, match="stopped"):
+            kernels.call(server.address, target, arguments | {"files": many}, stop=stopped)
         for _ in range(20):  # an error said at once still comes after the fork's pid (a race once)
             with pytest.raises(RuntimeError, match="workbook's own functions only"):
                 kernels.call(server.address, "os:system", {"command": "true"})
-    export_numbers(**arguments, xlsx=str(tmp_path / "here.xlsx"), csv=str(tmp_path / "here.csv"))
+    export_numbers(**arguments, files={"766": [str(tmp_path / "here.xlsx"), str(tmp_path / "here.csv")]})
     assert (tmp_path / "fork.xlsx").read_bytes() == (tmp_path / "here.xlsx").read_bytes()
     assert (tmp_path / "fork.csv").read_bytes() == (tmp_path / "here.csv").read_bytes()
     assert "48167" in (tmp_path / "fork.csv").read_text(encoding="utf-8-sig")

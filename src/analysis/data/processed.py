@@ -73,6 +73,24 @@ class Processed:
             self._cache[key] = table[table["indicator"] == indicator]
         return self._cache[key]
 
+    def rows_of(self, indicator: str, area: str) -> pd.DataFrame:
+        """The rows of one indicator for one area, in the table's order (each area's row positions
+        are found once per indicator and processed object)."""
+        key = ("positions", indicator)
+        rows = self.rows(indicator)
+        if key not in self._cache:
+            self._cache[key] = rows.groupby(rows["area"].astype(str).to_numpy(), sort=False).indices
+        positions = self._cache[key].get(area)
+        return rows.iloc[positions] if positions is not None else rows.iloc[:0]
+
+    def table_keys(self, table: str) -> frozenset[tuple[str, str]]:
+        """The (measure, area) pairs a table has observations for (once per table and processed object)."""
+        key = ("keys", table)
+        if key not in self._cache:
+            rows = self.observations[(self.observations["table"] == table).to_numpy()]
+            self._cache[key] = frozenset(zip(rows["measure"].astype(str), rows["area"].astype(str)))
+        return self._cache[key]
+
     def wide(self, indicator: str) -> pd.DataFrame:
         """One indicator as dates x areas (computed once per processed object); empty when it has no rows."""
         key = ("wide", indicator)

@@ -211,13 +211,14 @@ def select(scope: Scope, indicator: Indicator) -> Figures:
     """The figures of one indicator for a brief, with a status per target."""
     registry, sources = params.load_indicators(), params.load_sources()
     stock = measures.is_stock(indicator, registry, sources)
-    rows = scope.processed.rows(indicator.id)
+    rows = scope.processed.rows_of(indicator.id, scope.kommune)
     illustrative = False
-    if indicator.manual_kind and not (rows["area"] == scope.kommune).any() and scope.example_data:
-        rows, illustrative = _example_rows(indicator, scope.kommune), True
+    if indicator.manual_kind and rows.empty and scope.example_data:
+        examples, illustrative = _example_rows(indicator, scope.kommune), True
+        rows = examples[examples["area"].astype(str) == scope.kommune]
     tables = indicator.tables(registry)
-    wide = _wide(rows) if illustrative else scope.processed.wide(indicator.id)
-    own = _own(rows, scope.kommune)
+    wide = _wide(examples) if illustrative else scope.processed.wide(indicator.id)
+    own = rows.set_index("date").sort_index()[SERIES_COLUMNS]
     series = selection.usable(own, stock, scope.period)
     series = series.loc[series["value"].notna() | series["suppressed"]]
     compared_with = indicator.compare_with
@@ -310,11 +311,6 @@ def _history(figures: Figures, group: pd.DataFrame | None) -> pd.DataFrame | Non
     return annual.set_axis(annual.index.year - shift)
 
 
-def _own(rows: pd.DataFrame, kommune: str) -> pd.DataFrame:
-    own = rows[rows["area"].astype(str) == kommune]
-    return own.set_index("date").sort_index()[SERIES_COLUMNS]
-
-
 def _wide(rows: pd.DataFrame) -> pd.DataFrame:
     if rows.empty:
         return pd.DataFrame()
@@ -323,9 +319,7 @@ def _wide(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _has_manual(scope: Scope, indicator: Indicator, kind: str) -> bool:
-    obs = scope.processed.observations
-    rows = obs[(obs["table"] == measures.MANUAL_PREFIX + kind)]
-    return bool(((rows["measure"].astype(str) == indicator.id) & (rows["area"].astype(str) == scope.kommune)).any())
+    return (indicator.id, scope.kommune) in scope.processed.table_keys(measures.MANUAL_PREFIX + kind)
 
 
 def _example_rows(indicator: Indicator, kommune: str) -> pd.DataFrame:

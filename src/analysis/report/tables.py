@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -143,42 +145,17 @@ def export_frames(scope: Scope) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     sheets = {}
     used: set[str] = set()
     for theme in THEMES:
-        rows = []
+        parts = []
         for indicator in registry.for_theme(theme):
             figures = select(scope, indicator)
             if not figures.has_data:
                 continue
             used |= {t for t in figures.tables if t in scope.processed.inputs}
-            group = (
-                figures.group
-                if figures.group is not None
-                else figures.series[["value"]].rename(columns={"value": scope.kommune})
-            )
-            rank_ascending = indicator.polarity == "lower"
-            periods = figures.series["period"]
-            x = timeline(figures, figures.series.index)
-            all_ranks = group.rank(axis=1, ascending=rank_ascending, method="min")
-            for (date, row), start in zip(group.iterrows(), x):
-                ranks, period = all_ranks.loc[date], periods.loc[date]
-                for code, value in row.items():
-                    rows.append(
-                        {
-                            "Indikator": indicator.name,
-                            "Id": indicator.id,
-                            "Kommunekode": code,
-                            "Kommune": scope.name(code),
-                            "Periode": period,
-                            "Periodens start": start.date(),
-                            "Dato": date.date(),
-                            "Tal": None if pd.isna(value) else float(value),
-                            "Placering": None if pd.isna(value) else int(ranks[code]),
-                            "Sammenlignet": "pr. 1.000 indbyggere"
-                            if figures.comparison_measure == "per_1000"
-                            else "tallet selv",
-                            "Enhed": indicator.unit.name,
-                        }
-                    )
-        sheets[THEME_NAMES[theme]] = pd.DataFrame(rows)
+            parts.append(_figures_rows(figures, scope))
+        sheet = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        if parts and not sheet["Placering"].isna().any():
+            sheet["Placering"] = sheet["Placering"].astype("int64")
+        sheets[THEME_NAMES[theme]] = sheet
     sources = params.load_sources()
     source_rows = []
     for table in sorted(used):
@@ -198,15 +175,68 @@ def export_frames(scope: Scope) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     return sheets, pd.DataFrame(source_rows)
 
 
+def _figures_rows(figures: Figures, scope: Scope) -> pd.DataFrame:
+    """One indicator's rows of a numbers file: every compared municipality on every date, date by
+    date, with its rank in the group (1 the best)."""
+    indicator = figures.indicator
+    group = (
+        figures.group
+        if figures.group is not None
+        else figures.series[["value"]].rename(columns={"value": scope.kommune})
+    )
+    ranks = group.rank(axis=1, ascending=indicator.polarity == "lower", method="min")
+    dates, codes = len(group.index), len(group.columns)
+    starts = [start.date() for start in timeline(figures, figures.series.index)]
+    return pd.DataFrame(
+        {
+            "Indikator": indicator.name,
+            "Id": indicator.id,
+            "Kommunekode": list(group.columns) * dates,
+            "Kommune": [scope.name(code) for code in group.columns] * dates,
+            "Periode": figures.series["period"].loc[group.index].to_numpy().repeat(codes),
+            "Periodens start": pd.Series(starts, dtype=object).to_numpy().repeat(codes),
+            "Dato": pd.Series([date.date() for date in group.index], dtype=object).to_numpy().repeat(codes),
+            "Tal": group.to_numpy(dtype=float).ravel(),
+            "Placering": ranks.to_numpy(dtype=float).ravel(),
+            "Sammenlignet": "pr. 1.000 indbyggere" if figures.comparison_measure == "per_1000" else "tallet selv",
+            "Enhed": indicator.unit.name,
+        }
+    )
+
+
 def export(scope: Scope, xlsx: Path, csv: Path) -> None:
     """Write the numbers of a run for its comparison group as an Excel workbook (a sheet per theme
     and one of sources) and as one CSV (';', decimal comma, UTF-8 with BOM, as Danish Excel reads it).
     The same inputs give the same bytes."""
-    sheets, sources = export_frames(scope)
-    xlsx.write_bytes(workbook_bytes({**sheets, "Kilder": sources}))
-    frames = [frame.assign(Tema=name) for name, frame in sheets.items() if not frame.empty]
-    combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    csv.write_text(combined.to_csv(sep=";", decimal=",", index=False), encoding="utf-8-sig")
+    Numbers(*export_frames(scope)).write(xlsx, csv)
+
+
+@dataclass(eq=False)
+class Numbers:
+    """The frames of a numbers file, and the bytes of its Excel and CSV files once asked for."""
+
+    sheets: dict[str, pd.DataFrame]
+    sources: pd.DataFrame
+
+    def same_as(self, other: Numbers) -> bool:
+        """The same frames (names, columns, types and values), and so the same files."""
+        return (
+            list(self.sheets) == list(other.sheets)
+            and all(frame.equals(other.sheets[name]) for name, frame in self.sheets.items())
+            and self.sources.equals(other.sources)
+        )
+
+    @cached_property
+    def files(self) -> tuple[bytes, bytes]:
+        xlsx = workbook_bytes({**self.sheets, "Kilder": self.sources})
+        frames = [frame.assign(Tema=name) for name, frame in self.sheets.items() if not frame.empty]
+        combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        return xlsx, combined.to_csv(sep=";", decimal=",", index=False).encode("utf-8-sig")
+
+    def write(self, xlsx: Path, csv: Path) -> None:
+        xlsx_bytes, csv_bytes = self.files
+        xlsx.write_bytes(xlsx_bytes)
+        csv.write_bytes(csv_bytes)
 
 
 def workbook_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
@@ -237,23 +267,35 @@ def workbook_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
 
 
 def export_numbers(
-    kommune: str,
+    files: dict[str, list[str]],
     period: str,
     comparison_group: str,
     strategy_period: str,
     example_data: bool,
     folders: list[str],
     processed_dir: str,
-    xlsx: str,
-    csv: str,
+    stop=lambda: False,
 ) -> None:
-    """`export` for a run: the municipality's scope from the run's parameters (all text, so that a
-    run can have it done in a fork of its kernel server, where the data is read already)."""
+    """`export` for a run's municipalities: `files` gives each kommunekode's Excel and CSV paths, and
+    the scope comes from the run's parameters (all text, so that a run can have it done in a fork of
+    its kernel server, where the data is read already). The members of a comparison group under the
+    same strategy have the same numbers: equal frames are written from the bytes made for the first.
+    Once `stop()` is true, no further municipality is begun."""
     from analysis.data.processed import DataLocation
     from analysis.indicators import store
 
     processed = store.load(DataLocation(tuple(Path(folder) for folder in folders)), Path(processed_dir))
-    strategy = params.load_council(kommune).strategy
-    chosen = strategy_period if strategy_period in strategy.strategy_periods else strategy.period_for(int(period[:4]))
-    scope = Scope.build(processed, parse_period(period), kommune, comparison_group, strategy, chosen, example_data)
-    export(scope, Path(xlsx), Path(csv))
+    made: list[Numbers] = []
+    for kommune, (xlsx, csv) in files.items():
+        if stop():
+            return
+        strategy = params.load_council(kommune).strategy
+        chosen = (
+            strategy_period if strategy_period in strategy.strategy_periods else strategy.period_for(int(period[:4]))
+        )
+        scope = Scope.build(processed, parse_period(period), kommune, comparison_group, strategy, chosen, example_data)
+        numbers = Numbers(*export_frames(scope))
+        numbers = next((earlier for earlier in made if earlier.same_as(numbers)), numbers)
+        if numbers not in made:
+            made.append(numbers)
+        numbers.write(Path(xlsx), Path(csv))

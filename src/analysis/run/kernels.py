@@ -47,8 +47,12 @@ import tempfile
 import time
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analysis.errors import WorkbookError  # a class and nothing else: the server stays quick to start
+
+if TYPE_CHECKING:
+    import threading
 
 # What every notebook imports, what ipykernel imports while it starts (its debugger and IPython's
 # completer: 0.3 s of every kernel otherwise), and the numbers files' writer (a run writes them in a
@@ -611,12 +615,23 @@ def _until_exit(connection: socket.socket, heard: str) -> str:
     return heard
 
 
-def call(address: str, target: str, kwargs: dict) -> None:
+def call(address: str, target: str, kwargs: dict, stop: threading.Event | None = None) -> None:
     """Call `target` ("analysis.module:function") with `kwargs` (JSON) in a fork of the kernel
     server at `address`, in this process's folder and environment, and wait for it to end. The
     fork has the notebooks' modules and the run's data in memory already; a WorkbookError there
-    is raised here with its message, any other error as a RuntimeError."""
+    is raised here with its message, any other error as a RuntimeError. Once `stop` is set, the
+    fork is killed (what it writes is for a run that stopped) and the call raises."""
     pid, connection, heard = request_kernel(address, [], os.getcwd(), dict(os.environ), call=(target, kwargs))
+    while stop is not None and "exit" not in heard.split():
+        if stop.is_set():
+            _signal(pid, signal.SIGKILL)
+            _until_exit(connection, heard)
+            raise RuntimeError(f"{target} (pid {pid}) stopped")
+        if select.select([connection], [], [], 0.05)[0]:
+            chunk = connection.recv(4096)
+            if not chunk:
+                break
+            heard += chunk.decode("utf-8", "replace")
     heard = _until_exit(connection, heard)
     for line in heard.splitlines():
         if line.startswith("{"):

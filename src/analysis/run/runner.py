@@ -25,6 +25,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
@@ -384,18 +385,16 @@ def run(
                 key not in unit.reusable for unit in units for _job, _parameters, key in unit.planned
             ):
                 kernels.preload(server, tuple(map(str, location.folders)))  # a shared server reads the data now
+            stop = threading.Event()
             with ThreadPoolExecutor(max_workers=1) as background:  # the numbers are written while the notebooks run
-                exported = {
-                    unit.kommune: background.submit(
-                        _export_numbers, unit, parameters, location, processed_dir, export_key, server
-                    )
-                    for unit in units
-                }
+                exported = background.submit(
+                    _export_numbers, units, parameters, location, processed_dir, export_key, server, stop
+                )
                 try:
                     _execute_all(units, log, timeout, engine)
-                    exports = {kommune: future.result() for kommune, future in exported.items()}
+                    exports = exported.result()
                 except BaseException:
-                    background.shutdown(cancel_futures=True)  # the numbers files not begun are not written
+                    stop.set()  # the numbers files not begun are not written
                     raise
             for unit in units:
                 if not unit.planned:
@@ -586,39 +585,46 @@ def _typed(text: str):
     return text
 
 
-def _export_numbers(unit: Unit, parameters: dict, location, processed_dir: Path, key: str, server) -> dict[str, str]:
-    """Every number of the municipality's briefs, for its comparison group, as Excel and CSV beside the
-    briefs (tal-<kommunekode>.xlsx/.csv); copied from the published run when nothing they depend on
-    changed. Written in a fork of the run's kernel server when it has one (pandas and the data are in
-    memory there; this process need not import them), else here."""
-    names = [f"tal-{unit.kommune:03d}.{suffix}" for suffix in ("xlsx", "csv")]
-    target, build = unit.target, unit.build
-    try:
-        previous = json.loads((target / "manifest.json").read_text(encoding="utf-8")).get("exports", {})
-    except (OSError, json.JSONDecodeError, AttributeError):
-        previous = {}
-    if all(previous.get(name) == key and (target / name).is_file() for name in names):
-        for name in names:
-            shutil.copy2(target / name, build / name)
-        return {name: key for name in names}
+def _export_numbers(
+    units: list[Unit], parameters: dict, location, processed_dir: Path, key: str, server, stop: threading.Event
+) -> dict[int, dict[str, str]]:
+    """Every number of each municipality's briefs, for its comparison group, as Excel and CSV beside
+    the briefs (tal-<kommunekode>.xlsx/.csv); copied from the published run when nothing they depend
+    on changed. The rest are written in one call (the members of a comparison group share their
+    numbers; see tables.export_numbers), in a fork of the run's kernel server when it has one (pandas
+    and the data are in memory there; this process need not import them), else here. Once `stop` is
+    set, the call ends before its next municipality (a fork is stopped)."""
+    exports, files = {}, {}
+    for unit in units:
+        names = [f"tal-{unit.kommune:03d}.{suffix}" for suffix in ("xlsx", "csv")]
+        exports[unit.kommune] = {name: key for name in names}
+        try:
+            previous = json.loads((unit.target / "manifest.json").read_text(encoding="utf-8")).get("exports", {})
+        except (OSError, json.JSONDecodeError, AttributeError):
+            previous = {}
+        if all(previous.get(name) == key and (unit.target / name).is_file() for name in names):
+            for name in names:
+                shutil.copy2(unit.target / name, unit.build / name)
+        else:
+            files[f"{unit.kommune:03d}"] = [str(unit.build / name) for name in names]
+    if not files:
+        return exports
     arguments = {
-        "kommune": f"{unit.kommune:03d}",
+        "files": files,
         "period": parameters["period"],
         "comparison_group": parameters["comparison_group"],
         "strategy_period": parameters["strategy_period"],
         "example_data": parameters["example_data"],
         "folders": [str(folder) for folder in location.folders],
         "processed_dir": str(processed_dir),
-        "xlsx": str(build / names[0]),
-        "csv": str(build / names[1]),
     }
     if isinstance(server, kernels.KernelServer):
-        kernels.call(server.address, "analysis.report.tables:export_numbers", arguments)
+        kernels.call(server.address, "analysis.report.tables:export_numbers", arguments, stop=stop)
     else:
         from analysis.report.tables import export_numbers
 
-        export_numbers(**arguments)
-    return {name: key for name in names}
+        export_numbers(**arguments, stop=stop.is_set)
+    return exports
 
 
 def _previous_jobs(target: Path) -> dict[str, dict]:

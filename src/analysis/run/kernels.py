@@ -55,13 +55,20 @@ if TYPE_CHECKING:
     import threading
 
 # What every notebook imports, what ipykernel imports while it starts (its debugger and IPython's
-# completer: 0.3 s of every kernel otherwise), and the numbers files' writer (a run writes them in a
-# fork of the server). A module that fails to import here is left for the notebook, whose own
+# completer: 0.3 s of every kernel otherwise; the shell's inspector, pdb, history database, store
+# magic and tornado's event loop: 0.02 s more), and the numbers files' writer (a run writes them in
+# a fork of the server). A module that fails to import here is left for the notebook, whose own
 # import then shows the error where the analyst looks for it.
 PRELOAD = (
     "ipykernel.kernelapp",
     "ipykernel.debugger",
     "IPython.core.completerlib",
+    "IPython.core.oinspect",
+    "IPython.core.debugger",
+    "IPython.core.logger",
+    "IPython.extensions.storemagic",
+    "sqlite3",
+    "tornado.platform.asyncio",
     "analysis.report.brief",
     "analysis.report.tables",
 )

@@ -593,7 +593,7 @@ def _export_numbers(
     on changed. The rest are written in one call (the members of a comparison group share their
     numbers; see tables.export_numbers), in a fork of the run's kernel server when it has one (pandas
     and the data are in memory there; this process need not import them), else here. Once `stop` is
-    set, the call ends before its next municipality (a fork is stopped)."""
+    set, the call ends before its next municipality (a fork is killed)."""
     exports, files = {}, {}
     for unit in units:
         names = [f"tal-{unit.kommune:03d}.{suffix}" for suffix in ("xlsx", "csv")]

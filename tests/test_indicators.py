@@ -134,11 +134,21 @@ def test_other_comparison_group(processed):
 
 def test_the_kernel_servers_warm_up_computes_each_indicators_figures_once(processed):
     """What the kernel server makes before it forks kernels (report.brief.warm_up) is the figures
-    every brief reads first: each indicator as dates x areas, right, on the processed object."""
+    every brief reads first: each indicator as dates x areas and where each area's rows are, and
+    which areas the manual tables have, right, on the processed object."""
+    from analysis.data.processed import MANUAL_PREFIX
     from analysis.report.brief import warm_up
 
     warm_up(processed)
-    cached = {key[1] for key in processed._cache if key[0] == "wide"}
-    assert cached == {indicator.id for indicator in params.load_indicators().indicators}
+    indicators = params.load_indicators().indicators
+    for kind in ("wide", "positions"):
+        assert {key[1] for key in processed._cache if key[0] == kind} == {indicator.id for indicator in indicators}
+    manual = {MANUAL_PREFIX + kind for indicator in indicators for kind in indicator.manual_kinds}
+    assert manual and {key[1] for key in processed._cache if key[0] == "keys"} == manual
     assert processed.wide("population").loc[JAN_2025, HEDENSTED] == 48167
     assert processed.wide("population") is processed._cache[("wide", "population")]
+    rows = processed.rows("population")
+    own = processed.rows_of("population", HEDENSTED)
+    assert own.equals(rows[rows["area"].astype(str) == HEDENSTED])
+    assert own.loc[own["date"] == JAN_2025, "value"].tolist() == [48167]
+    assert processed.rows_of("population", "999").empty and list(processed.rows_of("population", "999")) == list(rows)

@@ -279,6 +279,11 @@ class Strategy(Strict):
             max(holding, key=lambda k: self.strategy_periods[k].first_year) if holding else self.default_strategy_period
         )
 
+    def key_for(self, requested: str | None, year: int) -> str:
+        """The strategy period asked for when this strategy has it (another council's may not),
+        else the one for `year`."""
+        return requested if requested in self.strategy_periods else self.period_for(year)
+
     def committees_of(self, key: str) -> list[Committee]:
         """A period's committees: its own, or those it carries on from (committees_from)."""
         period = self.strategy_periods[key]

@@ -290,12 +290,10 @@ def export_numbers(
         if stop():
             return
         strategy = params.load_council(kommune).strategy
-        chosen = (
-            strategy_period if strategy_period in strategy.strategy_periods else strategy.period_for(int(period[:4]))
-        )
+        chosen = strategy.key_for(strategy_period, int(period[:4]))
         scope = Scope.build(processed, parse_period(period), kommune, comparison_group, strategy, chosen, example_data)
         numbers = Numbers(*export_frames(scope))
-        numbers = next((earlier for earlier in made if earlier.same_as(numbers)), numbers)
-        if numbers not in made:
+        earlier = next((made_before for made_before in made if made_before.same_as(numbers)), None)
+        if earlier is None:
             made.append(numbers)
-        numbers.write(Path(xlsx), Path(csv))
+        (earlier or numbers).write(Path(xlsx), Path(csv))

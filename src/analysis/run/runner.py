@@ -477,11 +477,7 @@ def _jobs_for(plan: list, kommune: str, strategy_period: str | None, period_code
     """The run plan for one municipality: committee jobs expanded to the committees of its
     strategy period, and left out where the committees are another council's."""
     council = params.load_council(kommune)
-    key = (
-        strategy_period
-        if strategy_period in council.strategy.strategy_periods
-        else council.strategy.period_for(int(period_code[:4]))
-    )
+    key = council.strategy.key_for(strategy_period, int(period_code[:4]))
     jobs = []
     for job in params.expand_jobs(plan, council.strategy, key):
         if job.theme == "committee" and not council.own:

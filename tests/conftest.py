@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
+# As `python -m analysis` does (src/analysis/__main__.py), before numpy loads: BLAS on one thread in
+# the test processes and in the runs, kernel servers and kernels they start, so that no idle thread
+# pool spins on the cores the others need. A run "as outside the tests" (`own_kernel_server`) goes
+# without what is set here, so that it shows what `python -m analysis` sets itself.
+SET_HERE = [n for n in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS") if n not in os.environ]
+os.environ.update(dict.fromkeys(SET_HERE, "1"))
+
 import subprocess
 import sys
 from pathlib import Path
@@ -46,7 +55,7 @@ def own_kernel_server(env: dict) -> dict:
     """`env` for a run that starts its own kernel server, as a run outside the test suite does."""
     from analysis.run.kernels import SHARED
 
-    return {name: value for name, value in env.items() if name != SHARED}
+    return {name: value for name, value in env.items() if name != SHARED and name not in SET_HERE}
 
 
 @pytest.fixture(scope="session")

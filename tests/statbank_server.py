@@ -39,6 +39,7 @@ from analysis.paths import SNAPSHOT_DIR
 
 FOOTNOTE = "TESTDATA: tallene er lavet af workbook-testene (tests/statbank_server.py), ikke af Danmarks Statistik."
 CELL_LIMIT = 1_000_000
+POLL = 0.05  # seconds between the server's checks for shutdown (the standard library's 0.5 s is every stop's wait)
 HEDENSTED = "766"
 SUPPRESSED_CELL = {"DEMO19": {"KOMK": "825", "Tid": "2023"}}  # Læsø's new firms in 2023 are not published
 
@@ -513,7 +514,7 @@ def serve(fly66_years: tuple[int, int] = (2006, 2024)):
     httpd.tables, httpd.requests = tableinfo(fly66_years), []
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
     httpd.mirror = f"http://127.0.0.1:{httpd.server_address[1]}/raw"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(POLL,), daemon=True)
     thread.start()
     try:
         yield httpd

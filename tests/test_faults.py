@@ -19,6 +19,7 @@ import pytest
 from analysis.paths import SNAPSHOT_DIR
 
 from conftest import copy_project, in_a_process, processes_of, snapshot_with
+from statbank_server import POLL
 
 pytestmark = pytest.mark.e2e  # real runs in processes: `make test-fast` leaves them out
 
@@ -321,7 +322,7 @@ def _body_server(bodies: list[tuple[int, bytes, dict]]):
             self._send(status, body, headers)
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    threading.Thread(target=httpd.serve_forever, args=(POLL,), daemon=True).start()
     return httpd
 
 

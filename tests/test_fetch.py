@@ -20,6 +20,8 @@ from analysis.data.sources.statbank_api import Query, StatbankClient
 from analysis.errors import WorkbookError
 from analysis.paths import SNAPSHOT_DIR
 
+from statbank_server import POLL
+
 RECORDED = SNAPSHOT_DIR / "statbank-api"
 STRAF42 = Query("STRAF42", "STRAF42", {"national oprindelse": ["00"], "tid": ["2023"]})
 CSV_BODY = (RECORDED / "data_STRAF42_csv_HERKOMST1-00_TID-2023.csv").read_bytes()
@@ -75,7 +77,7 @@ class Recorded(BaseHTTPRequestHandler):
 def server():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Recorded)
     httpd.plan, httpd.requests = [], []
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(POLL,), daemon=True)
     thread.start()
     yield httpd
     httpd.shutdown()

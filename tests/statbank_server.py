@@ -212,7 +212,7 @@ def tableinfo(fly66_years: tuple[int, int] = (2006, 2024)) -> dict[str, dict]:
                 _v("FRAKOMMUNE", "fraflytningskommune", [(c, f"Fra {n}") for c, n in towns]),
                 _v("ALDER", "alder", _ages(0, 99)),
                 _v("KØN", "køn", [("M", "Mænd"), ("K", "Kvinder")]),
-                _v("Tid", "tid", _years(2006, 2024), elimination=False, time=True),
+                _v("Tid", "tid", _years(*fly66_years), elimination=False, time=True),
             ],
         ),
         # Real figures: these two are served from the snapshot's own files (see `recorded`).

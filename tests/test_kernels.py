@@ -56,12 +56,12 @@ def _probe(tmp_path, name: str, server: str | None, code: str = PROBE) -> dict:
     return json.loads(done.cells[0].outputs[0]["text"])
 
 
-def test_a_warm_kernel_looks_like_a_launched_one_and_keeps_nothing_from_the_last(tmp_path):
+def test_a_warm_kernel_looks_like_a_launched_one_and_keeps_nothing_from_the_last(tmp_path, shared_kernel_server):
     launched = _probe(tmp_path, "launched", None)
-    with kernels.KernelServer() as server:
-        first = _probe(tmp_path, "warm-1", server.kernel_dir)
-        second = _probe(tmp_path, "warm-2", server.kernel_dir)
-        server_pid = server.process.pid
+    server = shared_kernel_server  # any kernel server: the session's
+    first = _probe(tmp_path, "warm-1", server.kernel_dir)
+    second = _probe(tmp_path, "warm-2", server.kernel_dir)
+    server_pid = server.process.pid
     assert launched.pop("parent") == os.getpid(), "papermill launched this kernel"
     assert first.pop("parent") == second.pop("parent") == server_pid, "these kernels were forked by the server"
     assert launched["cwd"] == str(NOTEBOOKS_DIR)
@@ -78,7 +78,7 @@ def _manager(tmp_path, server):
     return kernels.kernel_manager_class(str(sockets), server.kernel_dir)(kernel_name="python3")
 
 
-def test_the_provisioner_is_the_registered_one_and_hears_the_real_exit_status(tmp_path):
+def test_the_provisioner_is_the_registered_one_and_hears_the_real_exit_status(tmp_path, shared_kernel_server):
     """jupyter_client picks the warm provisioner from the server's kernel spec through its entry
     point, and a kernel's own exit status comes back (3 here, -9 for a kill), not a stand-in."""
     import asyncio
@@ -108,8 +108,7 @@ def test_the_provisioner_is_the_registered_one_and_hears_the_real_exit_status(tm
         await second.cleanup_resources()
         return status, killed, pid
 
-    with kernels.KernelServer() as server:
-        status, killed, pid = asyncio.run(scenario(server))
+    status, killed, pid = asyncio.run(scenario(shared_kernel_server))
     assert status == 3
     assert killed == -9
     assert not os.path.exists(f"/proc/{pid}")
@@ -213,11 +212,12 @@ def _rename_sigtepunkt(project: Path) -> None:
     strategy.write_text(strategy.read_text(encoding="utf-8").replace("Vækst i balance", "Vækst i god balance"), "utf-8")
 
 
-def test_runs_of_other_checkouts_use_a_shared_server_and_see_their_own_project(tmp_path):
+def test_runs_of_other_checkouts_use_a_shared_server_and_see_their_own_project(tmp_path, shared_kernel_server):
     """With WORKBOOK_KERNEL_SERVER, a run forks its kernels from that server (no server of its own)
     and they see the run's own checkout: here a copy whose strategy renames a sigtepunkt. The
     brief is rendered in a fork of the server as the run's own process renders it. A server
     that runs other code than the checkout's is not used; the run says so once and starts its own."""
+    from analysis.provenance import code_digest
     from analysis.report import render
 
     from conftest import copy_project
@@ -225,31 +225,36 @@ def test_runs_of_other_checkouts_use_a_shared_server_and_see_their_own_project(t
     project = copy_project(tmp_path)
     _rename_sigtepunkt(project)
     command = ["run", "--cadence", "kvartal", "--only", "growth", "--force"]
-    with kernels.KernelServer(renders=True) as server:
-        before = _children_cpu(server.process.pid)
-        done = _command(project, *command, **{kernels.SHARED: server.folder})
-        assert done.returncode == 0, done.stderr
-        assert _children_cpu(server.process.pid) - before > 0.3, "the run's kernel ran under the shared server"
-        brief = (project / "outputs/766/2025K1/kvartal/briefs/growth.html").read_text(encoding="utf-8")
-        assert "Vækst i god balance" in brief and "48.167" in brief
-        published = project / "outputs/766/2025K1/kvartal"
-        render.brief_files(
-            str(published / "executed/growth.ipynb"), str(tmp_path / "here.html"), str(tmp_path / "here.pdf")
-        )
-        assert (tmp_path / "here.html").read_text(encoding="utf-8") == brief, "rendered in the server as here"
-        assert (published / "briefs/growth.pdf").read_bytes()[:5] == b"%PDF-"
-        assert "kernels:" not in done.stderr
-        Path(server.folder, "code").write_text("another version of the package", encoding="ascii")
-        stale = _command(project, *command, **{kernels.SHARED: server.folder})
+    server = shared_kernel_server  # the session's, which renders briefs as a shared server does
+    before = _children_cpu(server.process.pid)
+    done = _command(project, *command, **{kernels.SHARED: server.folder})
+    assert done.returncode == 0, done.stderr
+    assert _children_cpu(server.process.pid) - before > 0.3, "the run's kernel ran under the shared server"
+    brief = (project / "outputs/766/2025K1/kvartal/briefs/growth.html").read_text(encoding="utf-8")
+    assert "Vækst i god balance" in brief and "48.167" in brief
+    published = project / "outputs/766/2025K1/kvartal"
+    render.brief_files(
+        str(published / "executed/growth.ipynb"), str(tmp_path / "here.html"), str(tmp_path / "here.pdf")
+    )
+    assert (tmp_path / "here.html").read_text(encoding="utf-8") == brief, "rendered in the server as here"
+    assert (published / "briefs/growth.pdf").read_bytes()[:5] == b"%PDF-"
+    assert "kernels:" not in done.stderr
+    # A server of another version of the package: its folder says which code it runs (written
+    # before it starts), and a run reads that before it looks for the server's socket.
+    other = tmp_path / "other-server"
+    other.mkdir()
+    (other / "code").write_text("another version of the package", encoding="ascii")
+    assert Path(server.folder, "code").read_text(encoding="ascii") == code_digest()  # what the shared one says
+    stale = _command(project, *command, **{kernels.SHARED: str(other)})
     assert stale.returncode == 0, stale.stderr
     said = [line for line in stale.stderr.splitlines() if line.startswith("kernels:")]
     assert said == [
-        f"kernels: the kernel server in {server.folder} (WORKBOOK_KERNEL_SERVER) runs other code than this "
+        f"kernels: the kernel server in {other} (WORKBOOK_KERNEL_SERVER) runs other code than this "
         "checkout's; this run starts its own"
     ]
 
 
-def test_what_a_fork_of_the_server_prints_goes_to_its_requesters_output(tmp_path):
+def test_what_a_fork_of_the_server_prints_goes_to_its_requesters_output(tmp_path, shared_kernel_server):
     """Kernels and calls print to the standard error of the process that asked for them, not the
     server's: a shared server's kernels log into each run's own output."""
     import subprocess
@@ -259,10 +264,10 @@ def test_what_a_fork_of_the_server_prints_goes_to_its_requesters_output(tmp_path
         "import sys; from analysis.run import kernels; "
         "kernels.call(sys.argv[1], 'analysis.cli:main', {'argv': ['index', '--outputs', sys.argv[2]]})"
     )
-    with kernels.KernelServer() as server:
-        done = subprocess.run(
-            [sys.executable, "-c", script, server.address, str(tmp_path)], capture_output=True, text=True, timeout=120
-        )
+    address = shared_kernel_server.address
+    done = subprocess.run(
+        [sys.executable, "-c", script, address, str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert f"index: {tmp_path / 'index.html'}" in done.stderr
     assert (tmp_path / "index.html").is_file()

@@ -636,6 +636,26 @@ def test_a_brief_carries_its_own_identity_and_outputs_hold_no_absolute_paths(pub
         assert f"Brief-id {job['key'][:12]}." in html, job["name"]
     for path in [folder / "manifest.json", *folder.glob("executed/*.ipynb"), *folder.glob("briefs/*.html")]:
         assert str(published) not in path.read_text(encoding="utf-8"), path.name
+    # The PDFs too, inside their compressed streams: their links to the numbers files are relative,
+    # as the HTML's are, not the machine's path to the run's build folder (gone after the next run).
+    for path in folder.glob("briefs/*.pdf"):
+        text = _pdf_text(path.read_bytes())
+        assert str(published) not in text and "file:" not in text, path.name
+        assert "(../tal-766.xlsx)" in text, path.name
+
+
+def _pdf_text(pdf: bytes) -> str:
+    """A PDF's bytes with each of its compressed streams inflated, as text."""
+    import re
+    import zlib
+
+    inflated = []
+    for match in re.finditer(rb"stream\r?\n", pdf):
+        try:
+            inflated.append(zlib.decompressobj().decompress(pdf[match.end() :]))
+        except zlib.error:
+            continue
+    return b"\n".join([pdf, *inflated]).decode("latin-1")
 
 
 def test_the_reuse_key_includes_package_versions(tmp_path):

@@ -16,7 +16,6 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from analysis import paths
 from analysis.paths import TEMPLATES_DIR
 
 UNTITLED = "Strategiopfølgning"
@@ -62,10 +61,15 @@ def _exporter():
 def write_pdf(html: str, path: Path | None) -> bytes | None:
     """The brief as an A4 PDF for the agenda, from the same HTML with its print styles (WeasyPrint):
     selectable text, the charts as they are, page numbers, the municipality, brief and period in
-    the header, tagged for accessibility (PDF/UA). Without a path, the PDF's bytes."""
+    the header, tagged for accessibility (PDF/UA). Without a path, the PDF's bytes.
+
+    No base URL: the links to the numbers files stay relative, as in the HTML, so they work beside
+    the published briefs (WeasyPrint would resolve them against the build folder, a path on this
+    machine that the next run removes). The brief needs no other file: its charts are data URIs
+    and its styles are in the page."""
     import weasyprint
 
-    document = weasyprint.HTML(string=html, base_url=str(path.parent if path else paths.PROJECT_ROOT))
+    document = weasyprint.HTML(string=html, base_url=None)
     return document.write_pdf(path, pdf_variant="pdf/ua-1", metadata=True, uncompressed_pdf=False)
 
 

@@ -168,6 +168,19 @@ def test_every_brief_prints_as_a_pdf_for_the_agenda(annual):
     assert "Vækst i balance" in growth[0].get_textpage().get_text_range()
 
 
+def test_weasyprint_takes_every_option_the_pdf_is_written_with(annual, caplog):
+    """WeasyPrint logs an option it does not know as an error and goes on without it (nothing shows
+    the error: its logger has only a null handler). A brief's PDF is written without one."""
+    import logging
+
+    from analysis.report.render import write_pdf
+
+    with caplog.at_level(logging.ERROR, logger="weasyprint"):
+        pdf = write_pdf((annual / "briefs/growth.html").read_text(encoding="utf-8"), None)
+    assert pdf.startswith(b"%PDF-")
+    assert [record.getMessage() for record in caplog.records if record.name == "weasyprint"] == []
+
+
 def test_the_archive_page_links_every_published_run(tmp_path):
     """After two runs of different periods, outputs/index.html links to both runs' briefs, PDFs and
     numbers with relative links that all resolve; `python -m analysis index` rebuilds it."""

@@ -70,7 +70,7 @@ def write_pdf(html: str, path: Path | None) -> bytes | None:
     import weasyprint
 
     document = weasyprint.HTML(string=html, base_url=None)
-    return document.write_pdf(path, pdf_variant="pdf/ua-1", metadata=True, uncompressed_pdf=False)
+    return document.write_pdf(path, pdf_variant="pdf/ua-1")
 
 
 @cache

@@ -185,16 +185,23 @@ def test_a_killed_run_leaves_the_published_run_and_the_next_run_completes(projec
     assert digests(folder) == before
 
 
-def test_a_run_in_a_process_that_ran_a_notebook_before_completes(tmp_path):
-    """`python -m analysis brief` and then a run in one Python process (a notebook or script that
-    calls both): the brief leaves jupyter_client's event loop with a thread pool behind, and the
-    run's pool workers inherited it, thread-less, and waited forever for their kernel."""
+def test_a_run_in_a_process_that_runs_notebooks_before_and_after_completes(tmp_path):
+    """`python -m analysis brief`, a run and another brief in one Python process (a notebook or
+    script that calls them): the brief leaves jupyter_client's event loop with a thread pool behind.
+    The run's pool workers inherited it, thread-less, and waited forever for their kernel; and a
+    worker that closed it took the process's wakeup socket out of their shared epoll, so that the
+    process's next kernel start waited forever (found when the suite ran in one process)."""
     script = (
-        "import asyncio, sys\n"
+        "import asyncio, faulthandler, sys\n"
         "from jupyter_core.utils import ensure_event_loop\n"
-        "ensure_event_loop().run_until_complete(asyncio.to_thread(int))  # as the brief's kernel start\n"
+        "def kernel_start():  # as a brief's: jupyter_client's loop hands the socket work to a thread\n"
+        "    ensure_event_loop().run_until_complete(asyncio.to_thread(int))\n"
+        "kernel_start()\n"
         "from analysis import cli\n"
-        f"sys.exit(cli.main(['run', '--cadence', 'kvartal', '--only', 'growth', '--outputs', {str(tmp_path)!r}]))\n"
+        f"code = cli.main(['run', '--cadence', 'kvartal', '--only', 'growth', '--outputs', {str(tmp_path)!r}])\n"
+        "faulthandler.dump_traceback_later(30, exit=True)  # the loop never hears the thread: exit 1\n"
+        "kernel_start()\n"
+        "sys.exit(code)\n"
     )
     try:
         done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)

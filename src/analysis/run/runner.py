@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import contextvars
 import gc
 import hashlib
 import json
@@ -704,7 +705,7 @@ class Local:
                 try:
                     futures = {
                         pool.submit(
-                            _execute,
+                            _execute_in_worker,
                             job.model_dump(),
                             job_parameters,
                             str(unit.build),
@@ -724,9 +725,11 @@ class Local:
                     # Ctrl-C or an error: the jobs still running end now, and their kernels with them
                     # (a worker ignores SIGINT, and leaving this block would wait for its notebook).
                     pool.shutdown(wait=False, cancel_futures=True)
-                    for worker in multiprocessing.active_children():
-                        if worker.pid not in others:  # the pool's workers, not a caller's processes
-                            worker.terminate()
+                    workers = [w for w in multiprocessing.active_children() if w.pid not in others]
+                    for worker in workers:  # the pool's workers, not a caller's processes
+                        worker.terminate()
+                    for worker in workers:  # gone when the run returns, not a moment later
+                        worker.join(5)
                     raise
 
 
@@ -844,11 +847,15 @@ def _worker_start() -> None:
     kernels.die_with_parent()
     # A worker forked from a process that had run a notebook itself (`python -m analysis brief`,
     # or any caller of papermill, before `run` in the same process) inherits that process's
-    # event loop, whose thread pool has no threads here: the kernel's start would wait on it
-    # forever. The worker closes it, and jupyter_client makes the worker one of its own.
+    # event loop (jupyter_client's, one per thread and context), whose thread pool has no threads
+    # here: a kernel started on it would wait forever. Nor may the worker close it: its selector
+    # is the process's epoll, which fork shares, and closing the loop took the process's wakeup
+    # socket out of it, so that the process's next kernel start waited forever instead. The worker
+    # keeps it as it is, and runs each job in a context of its own (`_execute_in_worker`), where
+    # jupyter_client makes the job a loop of the worker's own.
     from jupyter_core.utils import ensure_event_loop
 
-    ensure_event_loop().close()
+    _INHERITED_LOOPS.append(ensure_event_loop())  # held: a loop that is collected closes itself
     # Ctrl-C in a terminal reaches the whole process group: the run itself says so in one line and
     # exits, and its workers end with it (above), without a traceback each.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -886,6 +893,24 @@ def _import_execution_modules(render_here: bool = True) -> None:
 
 def _first_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}".splitlines()[0]
+
+
+_INHERITED_LOOPS: list = []
+
+
+def _execute_in_worker(*args) -> JobOutcome:
+    """`_execute` in a pool worker, in a context of its own: jupyter_client's event loop there is
+    the job's, and is closed after it (see `_worker_start`)."""
+    return contextvars.Context().run(_execute_on_its_own_loop, *args)
+
+
+def _execute_on_its_own_loop(*args) -> JobOutcome:
+    from jupyter_core.utils import ensure_event_loop
+
+    try:
+        return _execute(*args)
+    finally:
+        ensure_event_loop().close()
 
 
 def _execute(

@@ -6,7 +6,10 @@
     median of three runs (a run of 4 s varies by about 0.2 s on this machine; all three are printed);
 (c) the same run again with nothing changed, the median of three;
 (d) ingest of the whole snapshot from raw: seconds and peak memory;
-(e) seconds per brief for runs of the growth notebook over 1, 10 and all 98 municipalities.
+(e) seconds per brief for runs of the growth notebook over 1, 10 and all 98 municipalities, with
+    the CPU seconds each brief took in all the run's processes, and, for one brief, the CPU of
+    its HTML export and of its PDF alone (in this process, warm): the part of a brief that is
+    rendering, against what the goal leaves a brief on this machine's cores.
 
 Usage (from the project root): make bench, or .venv/bin/python benchmarks/bench.py [--quick]
 --quick leaves out the 98-municipality run of (e).
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -64,14 +68,43 @@ def ingest_from_raw() -> tuple[float, float]:
     return seconds, megabytes
 
 
-def per_brief(outputs: Path, count: int) -> float:
+def children_cpu() -> float:
+    """CPU seconds of this process's ended children and theirs (a run, its workers, kernel server
+    and the server's forks: each waits for its own)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def per_brief(outputs: Path, count: int) -> tuple[float, float]:
+    """Seconds and CPU seconds per brief of a run of the growth notebook for `count` municipalities."""
     from analysis.data.processed import data_location
     from analysis.indicators.store import load as load_processed
 
     codes = list(load_processed(data_location()).areas.municipalities["code"])
     chosen = ["766", *[c for c in codes if c != "766"]][:count]
+    cpu = children_cpu()
     seconds = workbook(outputs, "--force", "--only", "growth", "--kommune", ",".join(chosen))
-    return seconds / count
+    return seconds / count, (children_cpu() - cpu) / count
+
+
+def rendering_cpu(published: Path) -> tuple[float, float]:
+    """CPU seconds of the HTML export and of the PDF of one published growth brief, in this process
+    after a warm-up (as a run's renderer is warm): the median of three."""
+    import nbformat
+
+    from analysis.report import render
+
+    notebook = nbformat.read(published / "executed" / "growth.ipynb", as_version=4)
+    render.warm_up()
+    html_cpu, pdf_cpu = [], []
+    for _ in range(3):
+        started = time.process_time()
+        html = render.export_brief(nbformat.from_dict(notebook), render.document_title(notebook))
+        exported = time.process_time()
+        render.write_pdf(html, None)
+        html_cpu.append(exported - started)
+        pdf_cpu.append(time.process_time() - exported)
+    return statistics.median(html_cpu), statistics.median(pdf_cpu)
 
 
 def main() -> None:
@@ -89,7 +122,10 @@ def main() -> None:
         figures["b"], figures["c"] = statistics.median(figures["b_runs"]), statistics.median(figures["c_runs"])
         figures["d_seconds"], figures["d_mb"] = ingest_from_raw()
         counts = [1, 10] if args.quick else [1, 10, 98]
-        figures["e"] = {n: per_brief(folder / f"many-{n}", n) for n in counts}
+        measured = {n: per_brief(folder / f"many-{n}", n) for n in counts}
+        figures["e"] = {n: seconds for n, (seconds, _cpu) in measured.items()}
+        figures["e_cpu"] = {n: cpu for n, (_seconds, cpu) in measured.items()}
+        figures["e_html_cpu"], figures["e_pdf_cpu"] = rendering_cpu(folder / "many-1/766/2025K1/kvartal")
         peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     a = figures["a"]
 
@@ -114,6 +150,14 @@ def main() -> None:
         print(
             f"(e) growth briefs for {n:2d} municipalit{'y  ' if n == 1 else 'ies'}, per brief                {seconds:7.2f}{goal}"
         )
+    cores = os.cpu_count() or 1
+    print(
+        f"    CPU seconds per brief, all the run's processes: {', '.join(f'{n}: {c:.2f}' for n, c in figures['e_cpu'].items())}"
+    )
+    print(
+        f"    of one brief, warm, in one process: HTML export {figures['e_html_cpu']:.2f}, PDF {figures['e_pdf_cpu']:.2f}"
+        f" (0.30 s a brief on {cores} cores leaves a brief {0.30 * cores:.2f} s of CPU in all)"
+    )
     print(f"    largest child process: {peak_children:.0f} MB")
     print(json.dumps(figures))
 
